@@ -1,0 +1,224 @@
+"""pimh_analysis.notebooks and ``pimh nb``, on notebooks executed for real with papermill."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from pimh_analysis import cli, notebooks, paths
+
+KERNEL = "pimh-analysis"
+PAPERMILL = Path(sys.executable).with_name("papermill")
+
+SOURCE_CELLS = [
+    ("markdown", "# Scrub fixture\nA small notebook run twice by papermill.", []),
+    ("code", "wave = 'wave1'\nalpha = 0.05", ["parameters"]),
+    ("code", "import warnings\nimport numpy as np\nprint('wave', wave, 'alpha', alpha)\n"
+             "warnings.warn('a warning from the cell itself')\nnp.mean([])", []),
+    ("code", "from pimh_analysis import paths\nprint(paths.PACKAGE_DIR)\nprint(object())", []),
+    ("code", "import pandas as pd\npd.DataFrame({'n': [1, 2], 'pct': [33.3, 66.7]})", []),
+]
+
+TIMING_KEYS = {"start_time", "end_time", "duration", "execution", "ExecuteTime"}
+
+
+def make_source(path: Path) -> Path:
+    nb = nbformat.v4.new_notebook()
+    for i, (kind, source, tags) in enumerate(SOURCE_CELLS):
+        make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
+        nb.cells.append(make(source, metadata={"tags": tags}, id=f"cell-{i}"))
+    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python (pimh-analysis)", "language": "python"}
+    nbformat.write(nb, str(path))
+    return path
+
+
+def run_papermill(workdir: Path) -> Path:
+    """Execute the fixture notebook in ``workdir`` as a pipeline stage would."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    make_source(workdir / "source.ipynb")
+    cmd = [str(PAPERMILL), "source.ipynb", "executed.ipynb", "-k", KERNEL, "--cwd", ".",
+           "--no-progress-bar", "--log-level", "WARNING", "-y", "{wave: wave2, alpha: 0.1}"]
+    result = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"papermill failed:\n{result.stderr}"
+    return workdir / "executed.ipynb"
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory) -> tuple[Path, Path]:
+    """The same notebook executed twice (in two folders, same relative paths); pristine copies."""
+    base = tmp_path_factory.mktemp("papermill-runs")
+    return run_papermill(base / "run1"), run_papermill(base / "run2")
+
+
+@pytest.fixture
+def runs(two_runs, tmp_path) -> tuple[Path, Path]:
+    """Writable copies of the two executed notebooks for one test."""
+    copies = []
+    for i, src in enumerate(two_runs, start=1):
+        dst = tmp_path / f"run{i}" / "executed.ipynb"
+        dst.parent.mkdir()
+        shutil.copyfile(src, dst)
+        copies.append(dst)
+    return copies[0], copies[1]
+
+
+def all_keys(obj) -> set[str]:
+    if isinstance(obj, dict):
+        return set(obj) | {k for v in obj.values() for k in all_keys(v)}
+    if isinstance(obj, list):
+        return {k for v in obj for k in all_keys(v)}
+    return set()
+
+
+def output_texts(nb) -> str:
+    return json.dumps([c.get("outputs", []) for c in nb.cells])
+
+
+# --- scrub ---------------------------------------------------------------------------
+
+def test_raw_papermill_runs_differ(runs):
+    """Without scrubbing, two runs are not byte-identical (else the next test proves nothing)."""
+    a, b = runs
+    assert a.read_bytes() != b.read_bytes()
+    raw = json.loads(a.read_text())
+    assert {"start_time", "end_time", "duration"} <= set(raw["metadata"]["papermill"])
+    assert "execution" in raw["cells"][1]["metadata"]
+
+
+def test_scrubbed_runs_are_byte_identical(runs):
+    a, b = runs
+    assert notebooks.scrub_file(a) and notebooks.scrub_file(b)
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_scrub_removes_volatile_content(runs):
+    a, _ = runs
+    notebooks.scrub_file(a)
+    nb = json.loads(a.read_text())
+    assert not TIMING_KEYS & all_keys(nb), TIMING_KEYS & all_keys(nb)
+    texts = output_texts(nbformat.reads(a.read_text(), as_version=4))
+    assert "ipykernel_" not in texts and "<ipykernel>/" in texts
+    assert "site-packages/" not in texts.replace("<site-packages>/", "")
+    assert "<site-packages>/numpy/" in texts
+    assert str(paths.PACKAGE_DIR) not in texts and "src/pimh_analysis" in texts
+    assert "object at 0x0>" in texts
+    injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert [c["id"] for c in injected] == ["injected-parameters"]
+
+
+def test_scrub_keeps_parameters_kernel_outputs_and_counts(runs):
+    a, _ = runs
+    before = notebooks.read(a)
+    notebooks.scrub_file(a)
+    after = notebooks.read(a)
+    assert after.metadata.papermill.parameters == {"wave": "wave2", "alpha": 0.1}
+    assert after.metadata.papermill.input_path == "source.ipynb"
+    assert after.metadata.kernelspec == before.metadata.kernelspec
+    assert after.metadata.language_info == before.metadata.language_info
+    assert [c.source for c in after.cells] == [c.source for c in before.cells]
+    assert [c.get("execution_count") for c in after.cells] == [c.get("execution_count") for c in before.cells]
+    assert [len(c.get("outputs", [])) for c in after.cells] == [len(c.get("outputs", [])) for c in before.cells]
+    html = [o for c in after.cells for o in c.get("outputs", []) if "text/html" in o.get("data", {})]
+    assert html and "66.7" in html[0]["data"]["text/html"]
+    nbformat.validate(after)
+
+
+def test_scrub_is_idempotent_and_stably_formatted(runs):
+    a, _ = runs
+    notebooks.scrub_file(a)
+    first = a.read_bytes()
+    assert notebooks.scrub_file(a) is False
+    assert a.read_bytes() == first
+    text = first.decode("utf-8")
+    assert text.endswith("}\n") and not text.endswith("\n\n")
+    assert text.startswith('{\n "cells": [\n  {\n')  # nbformat layout: sorted keys, indent=1
+    assert text == notebooks.dumps(nbformat.reads(text, as_version=4))
+
+
+def test_normalise_text_rules():
+    roots = ["/home/me/clone", "/srv/copy"]
+    text = (
+        "/tmp/ipykernel_4242/123456.py:2: UserWarning: x\n"
+        "/opt/venv/lib/python3.11/site-packages/scipy/stats/_x.py:9: RuntimeWarning: y\n"
+        "/home/me/clone/src/pimh_analysis/stats.py:10: FutureWarning: z\n"
+        "<Figure at 0x7f3a2b1c9d50> /srv/copy/reports/tables/t.csv /srv/copyist/keep\n"
+    )
+    assert notebooks.normalise_text(text, roots) == (
+        "<ipykernel>/123456.py:2: UserWarning: x\n"
+        "<site-packages>/scipy/stats/_x.py:9: RuntimeWarning: y\n"
+        "src/pimh_analysis/stats.py:10: FutureWarning: z\n"
+        "<Figure at 0x0> reports/tables/t.csv /srv/copyist/keep\n"
+    )
+    assert notebooks.normalise_text("plain output 0x1F", roots) == "plain output 0x1F"
+
+
+# --- strip and check-clean -----------------------------------------------------------
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch) -> Path:
+    """A minimal repository root (PIMH_ROOT) with a notebooks/ folder."""
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / "params.yaml").write_text("{}\n")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.setenv("PIMH_ROOT", str(tmp_path))
+    return tmp_path
+
+
+def test_strip_clears_outputs_and_counts(runs):
+    a, _ = runs
+    assert notebooks.unclean_cells(notebooks.read(a))
+    assert notebooks.strip_file(a)
+    nb = notebooks.read(a)
+    assert notebooks.unclean_cells(nb) == []
+    assert all(c.outputs == [] and c.execution_count is None for c in nb.cells if c.cell_type == "code")
+    assert "papermill" not in nb.metadata and not TIMING_KEYS & all_keys(json.loads(a.read_text()))
+    assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells)
+    assert nb.metadata.kernelspec.name == KERNEL
+    assert notebooks.strip_file(a) is False
+
+
+def test_check_clean_cli(repo, runs, capsys):
+    a, _ = runs
+    clean = repo / "notebooks" / "01-clean.ipynb"
+    make_source(clean)
+    assert cli.main(["nb", "check-clean"]) == 0
+    assert "1 notebook(s) carry no outputs" in capsys.readouterr().out
+
+    dirty = repo / "notebooks" / "02-dirty.ipynb"
+    shutil.copyfile(a, dirty)
+    assert cli.main(["nb", "check-clean"]) == 1
+    out = capsys.readouterr().out
+    assert "notebooks/02-dirty.ipynb" in out and "01-clean" not in out.split("fix with")[0]
+    assert "execution count" in out and "output" in out
+
+    assert cli.main(["nb", "strip", str(dirty)]) == 0
+    assert "strip: notebooks/02-dirty.ipynb" in capsys.readouterr().out
+    assert cli.main(["nb", "check-clean"]) == 0
+
+
+def test_scrub_cli_reports_and_rejects_missing(repo, runs, capsys):
+    a, b = runs
+    assert cli.main(["nb", "scrub", str(a.parent), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("scrub: ") == 2
+    assert cli.main(["nb", "scrub", "-v", str(a)]) == 0
+    assert "(unchanged)" in capsys.readouterr().out
+    assert cli.main(["nb", "scrub", str(repo / "missing.ipynb")]) == 2
+
+
+def test_stripped_notebook_still_executes(runs, tmp_path):
+    a, _ = runs
+    notebooks.strip_file(a)
+    out = tmp_path / "again.ipynb"
+    result = subprocess.run(
+        [str(PAPERMILL), str(a), str(out), "-k", KERNEL, "--no-progress-bar", "--log-level", "WARNING"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert notebooks.unclean_cells(notebooks.read(out))
