@@ -66,8 +66,9 @@ def test_wilson_vectorised():
     assert lo[1] == pytest.approx(_wilson(28, 34)[0], abs=1e-12)
     assert hi[2] == pytest.approx(_wilson(5, 16)[1], abs=1e-12)
     assert lo[0] == 0.0 and np.isnan(lo[3]) and np.isnan(hi[3])
-    lo, hi = S.wilson_ci(pd.Series([3, 4]), 10)  # broadcasting a scalar n
-    assert hi[1] == pytest.approx(_wilson(4, 10)[1], abs=1e-12)
+    lo, hi = S.wilson_ci(pd.Series([3, 4], index=["a", "b"]), 10)  # broadcasting a scalar n
+    assert isinstance(hi, pd.Series) and hi.index.tolist() == ["a", "b"]
+    assert hi["b"] == pytest.approx(_wilson(4, 10)[1], abs=1e-12)
 
 
 def test_wilson_rejects_bad_counts():

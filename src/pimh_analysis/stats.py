@@ -61,8 +61,8 @@ def _check_counts(count: np.ndarray, n: np.ndarray) -> None:
 def wilson_ci(count: Any, n: Any, level: float = DEFAULT_LEVEL) -> tuple[Any, Any]:
     """Wilson score interval for ``count/n`` on the proportion scale.
 
-    Scalars give a pair of floats; arrays (or Series) give a pair of arrays of the
-    broadcast shape.  ``n == 0`` gives ``(nan, nan)``.  The bounds are exactly 0 when
+    Scalars give a pair of floats; arrays give a pair of arrays of the broadcast
+    shape; a Series (for ``count`` or ``n``) gives a pair of Series on its index.  ``n == 0`` gives ``(nan, nan)``.  The bounds are exactly 0 when
     ``count == 0`` and exactly 1 when ``count == n``.
 
     Uses ``statsmodels.stats.proportion.proportion_confint(method="wilson")``
@@ -86,6 +86,9 @@ def wilson_ci(count: Any, n: Any, level: float = DEFAULT_LEVEL) -> tuple[Any, An
         high[ok & (c == m)] = 1.0
     if scalar:
         return float(low.reshape(-1)[0]), float(high.reshape(-1)[0])
+    index = next((v.index for v in (count, n) if isinstance(v, pd.Series)), None)
+    if index is not None and low.shape == (len(index),):
+        return pd.Series(low, index=index, name="ci_low"), pd.Series(high, index=index, name="ci_high")
     return low, high
 
 
