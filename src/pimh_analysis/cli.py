@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         for issue in exc.issues:
             print(f"  {issue}", file=sys.stderr)
         return 1
+    except (FileNotFoundError, PermissionError, ValueError) as exc:
+        # Environment and specification problems: a clear message, never a traceback.
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:  # pragma: no cover
         return 130
 

@@ -333,9 +333,9 @@ def _check(book: Codebook) -> None:
         seen.add(col.var)
         if col.values is not None and len(set(col.values)) != len(col.values):
             raise CodebookError(f"{col.var}: duplicate option labels")
+    probe = pd.DataFrame(columns=book.answer_vars, dtype="string")
     for col in book.columns:
-        book._eval(pd.DataFrame({v: pd.Series(dtype="string") for v in book.answer_vars}),
-                   book.condition(col.eligibility), seen=())
+        book._eval(probe, book.condition(col.eligibility), seen=())
 
 
 def load_codebook(path: Path | str | None = None) -> Codebook:

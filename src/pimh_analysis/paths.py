@@ -62,7 +62,7 @@ def rel(path: Path | str) -> str:
     p = Path(path).resolve()
     try:
         return p.relative_to(root()).as_posix()
-    except ValueError:
+    except (ValueError, FileNotFoundError):
         return p.as_posix()
 
 
