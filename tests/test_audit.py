@@ -6,7 +6,6 @@ Every expected value below is worked by hand from the fixture's construction
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
