@@ -222,3 +222,33 @@ def test_stripped_notebook_still_executes(runs, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert notebooks.unclean_cells(notebooks.read(out))
+
+
+# --- nbval sanitisers agree with scrub --------------------------------------------------
+
+def test_nbval_sanitize_cfg_maps_raw_and_scrubbed_output_alike():
+    """A fresh nbval run (raw text) and a committed, scrubbed notebook compare equal."""
+    import re
+
+    from nbval.plugin import get_sanitize_patterns
+
+    cfg = Path(__file__).with_name("nbval_sanitize.cfg").read_text(encoding="utf-8")
+    patterns = get_sanitize_patterns(cfg)
+    assert len(patterns) >= len(notebooks.TEXT_RULES)
+
+    def sanitize(text: str) -> str:
+        for regex, repl in patterns:
+            text = re.sub(regex, repl, text)
+        return text
+
+    raw = (
+        "/tmp/ipykernel_4242/123456.py:2: UserWarning: x\n"
+        "/somewhere/.venv/lib/python3.11/site-packages/scipy/stats/_x.py:9: RuntimeWarning: y\n"
+        "/elsewhere/clone/src/pimh_analysis/stats.py:10: FutureWarning: z\n"
+        "<matplotlib.lines.Line2D at 0x7f3a2b1c9d50>\n"
+    )
+    committed = notebooks.normalise_text(raw.replace("/elsewhere/clone/", "/main/"), ["/main"])
+    assert committed != raw
+    assert sanitize(raw) == sanitize(committed)
+    assert sanitize("Wall time: 1.2 s") == sanitize("Wall time: 3 ms")
+    assert sanitize("n = 41 (33.3%)") == "n = 41 (33.3%)"
