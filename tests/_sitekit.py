@@ -32,7 +32,7 @@ VENV_BIN = Path(sys.executable).parent
 #: The two stages proposed for the real dvc.yaml (pasted verbatim into the fake one).
 PROPOSED_STAGES = textwrap.dedent("""\
   disclosure:
-    cmd: pimh disclosure-check reports/tables reports/figures --json reports/metrics/disclosure.json
+    cmd: pimh disclosure-check reports/tables reports/figures --quiet --json reports/metrics/disclosure.json
     deps:
       - reports/tables
       - reports/figures

@@ -96,7 +96,7 @@ def test_no_external_assets_and_every_local_reference_resolves(repo):
             path = (page.parent / unquote(target)).resolve() if target else page
             if not path.exists():
                 problems.append(f"{page.relative_to(site_dir)}: {value} does not exist")
-            elif frag and path in ids and unquote(frag) not in ids[path]:
+            elif frag and path in ids and frag not in ids[path] and unquote(frag) not in ids[path]:
                 problems.append(f"{page.relative_to(site_dir)}: {value}: no such id")
     assert problems == []
     for page in pages:

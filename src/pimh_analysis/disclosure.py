@@ -15,7 +15,7 @@ public; a new wave must not release them.  This module provides
 
 Table columns (the tables contract): counts are ``n`` or ``n_<s>``; bases
 ``denominator`` or ``denominator_<s>``; percentages ``percent`` or
-``percent_<s>``; confidence limits any column with a ``ci`` token
+``percent_<s>`` (``pct``/``pct_<s>`` accepted too); confidence limits any column with a ``ci`` token
 (``ci_low``, ``ci_high_<s>``, ``percent_ci_lower``, ...).  Columns sharing the
 suffix ``<s>`` form a *family*; a family without its own denominator uses the
 plain ``denominator``.
@@ -52,7 +52,9 @@ The rules (documented in the footnote that travels with the table):
    * a total row (label ``Total``/``All``/``Overall``) whose count equals the
      sum of the rows above it (since the previous total row);
    * within a row, a count column that equals the sum of the other count
-     columns (``n`` or ``n_total`` next to ``n_specialist``, ``n_champion``).
+     columns (``n`` or ``n_total`` next to ``n_specialist``, ``n_champion``;
+     other total-like columns ``n``/``n_all``/``n_total``/``n_overall`` are
+     left out of the sum).
 
    Multiple-choice (tick-all) rows do not add up to anything shown and get no
    secondary suppression, which is correct: nothing can be subtracted.
@@ -91,10 +93,11 @@ BY_COLUMNS = ("question", "variable", "item", "item_id", "characteristic", "bloc
 TOTAL_LABEL = re.compile(r"^\s*(total|all|all respondents|overall)\s*$", re.IGNORECASE)
 
 _COUNT = re.compile(r"^n(?:_(?P<s>.+))?$")
-_PERCENT = re.compile(r"^percent(?:_(?P<s>.+))?$")
+_PERCENT = re.compile(r"^(?:percent|pct)(?:_(?P<s>.+))?$")
 _DENOM = re.compile(r"^denominator(?:_(?P<s>.+))?$")
 _CI_TOKENS = {"ci", "lcl", "ucl"}
-_CI_STRIP = {"percent", "ci", "low", "lower", "lo", "high", "upper", "hi", "lcl", "ucl"}
+_CI_STRIP = {"percent", "pct", "ci", "low", "lower", "lo", "high", "upper", "hi", "lcl", "ucl"}
+_TOTAL_SUFFIXES = {"", "all", "total", "overall"}
 
 
 # --- column families --------------------------------------------------------------
@@ -219,7 +222,7 @@ def _additive_relations(df: pd.DataFrame, fams: Mapping[str, Family], by: Sequen
         values = {s: _numeric(df[fams[s].count]) for s in count_fams}
         for r in range(n):
             for s_total in count_fams:
-                others = [s for s in count_fams if s != s_total]
+                others = [s for s in count_fams if s != s_total and s not in _TOTAL_SUFFIXES]
                 tot = values[s_total].iloc[r]
                 vals = [values[s].iloc[r] for s in others]
                 if not math.isnan(tot) and not any(math.isnan(v) for v in vals) and _close(sum(vals), tot):

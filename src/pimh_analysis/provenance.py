@@ -167,7 +167,12 @@ def load_stages(root: Path | None = None) -> tuple[list[StageInfo], Any]:
 
     root = Path(root or paths.root())
     stages: list[StageInfo] = []
-    repo = Repo(os.fspath(root))
+    try:
+        repo = Repo(os.fspath(root))
+    except Exception as exc:  # a copy without .git (scratch copies, tarballs): read it without SCM
+        if type(exc).__name__ not in ("SCMError", "NotDvcRepoError"):
+            raise
+        repo = Repo(os.fspath(root), config={"core": {"no_scm": True}})
     try:
         ignore = repo.dvcignore
         for st in repo.index.stages:
@@ -507,6 +512,8 @@ def build_manifest(root: Path | None = None, *, warn: bool = True) -> dict[str, 
         outputs[f] = entry
 
     for target in sorted(set(announcements) - set(files)):
+        if not any(target.startswith(r + "/") for r in OUTPUT_ROOTS):
+            continue  # data/processed etc.: intermediate, not a published output
         warnings.append(f"{target}: announced by {announcements[target][-1].notebook} but absent from reports/")
     if missing and warn:
         print("provenance: absent from the working tree, hash taken from dvc.lock: " + ", ".join(sorted(missing)), file=sys.stderr)

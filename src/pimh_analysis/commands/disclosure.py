@@ -49,7 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "else age band, region, pay band, years in role, job title)")
     p.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the report as JSON")
     p.add_argument("--fail-on-k", action="store_true", help="exit 1 when some class is smaller than k")
-    p.add_argument("--quiet", action="store_true", help="print the summary only")
+    p.add_argument("--quiet", action="store_true",
+                   help="do not list the (kept) small cells of the published reproduction one by one; "
+                        "small cells in tables for release are always listed")
     p.set_defaults(func=run)
 
 
@@ -86,15 +88,15 @@ def run(args: argparse.Namespace) -> int:
 
     published = [f for r in reports for f in r.findings if r.status == "published"]
     release = [f for r in reports for f in r.findings if r.status == "release"]
-    if not args.quiet:
-        if published:
-            print(f"Small cells in tables reproducing the published report (already public, kept): {len(published)}")
+    if published:
+        print(f"Small cells in tables reproducing the published report (already public, kept): {len(published)}")
+        if not args.quiet:
             for f in published:
                 print(f"  {f}")
-        if release:
-            print(f"SMALL CELLS IN TABLES FOR RELEASE (suppress or merge them): {len(release)}")
-            for f in release:
-                print(f"  {f}")
+    if release:  # always listed in full, also with --quiet
+        print(f"SMALL CELLS IN TABLES FOR RELEASE (suppress or merge them): {len(release)}")
+        for f in release:
+            print(f"  {f}")
     for ka in kanon:
         print(ka)
     if not kanon:

@@ -27,7 +27,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _build(args: argparse.Namespace) -> int:
     from .. import paths, site
 
-    result = site.build_site(notebooks=not args.no_notebooks)
+    from dvc.exceptions import DvcException
+
+    try:
+        result = site.build_site(notebooks=not args.no_notebooks)
+    except DvcException as exc:
+        print(f"error: cannot read the DVC pipeline: {exc}", file=sys.stderr)
+        return 1
     print(f"site: {len(result.pages)} files in {paths.rel(result.site_dir)}; open {paths.rel(result.site_dir / 'index.html')}")
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
