@@ -268,6 +268,32 @@ def role_counts(interviews: pd.DataFrame) -> dict[str, int]:
     return {role: int(counts.get(role, 0)) for role in ROLES}
 
 
+def annotate_segments(segments: pd.DataFrame, code_frame: pd.DataFrame, interviews: pd.DataFrame) -> pd.DataFrame:
+    """Tidy segments plus ``role`` and the theme / sub-theme / code labels, in quote order."""
+    segs = segments.reset_index(drop=True)[list(SEGMENT_OUTPUT_COLUMNS)].copy()
+    roles = dict(zip(interviews["interview_id"].astype(str), interviews["role"].astype(str)))
+    segs.insert(2, "role", segs["interview_id"].map(roles).astype("string"))
+    labels = code_frame.set_index("code_id")
+    for col in ("theme_label", "sub_theme_label", "code_label"):
+        segs[col] = segs["code_id"].map(labels[col]).astype("string")
+    return segs.sort_values(["quote_order", "segment_id"], kind="mergesort").reset_index(drop=True)
+
+
+def save_frame(df: pd.DataFrame, name: str, directory: Path | None = None) -> dict[str, Path]:
+    """Write ``<name>.parquet`` and ``<name>.csv`` (UTF-8, ``\\n``, ``%.10g``) under
+    ``data/processed/interviews/`` (or ``directory``) and announce both."""
+    from .outputs import CSV_FLOAT_FORMAT, announce
+
+    out = paths.ensure_dir(directory or paths.interviews_processed_dir())
+    frame = df.reset_index(drop=True)
+    written = {"parquet": out / f"{name}.parquet", "csv": out / f"{name}.csv"}
+    frame.to_parquet(written["parquet"], index=False)
+    frame.to_csv(written["csv"], index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\n")
+    for path in written.values():
+        announce(path)
+    return written
+
+
 # =========================================================================== matrix
 
 def _interview_order(interviews: pd.DataFrame) -> pd.DataFrame:
@@ -437,9 +463,9 @@ def theme_interview_long(
 def plot_theme_interview_matrix(long: pd.DataFrame, *, n_quotes: int | None = None):
     """Heat map of themes (rows) x interviews (columns), one panel per role.
 
-    Cells show the number of quotes coded to the theme; blank (light grey) cells
-    mean no quote.  Uses the colour-blind-safe ``cividis`` map, one shared scale.
-    Returns the matplotlib ``Figure``.
+    Cells show the number of quotes coded to the theme; blank (white) cells
+    mean no quote.  Uses the colour-blind-safe ``cividis`` map (one shared
+    scale) and prints every count in its cell.  Returns the matplotlib ``Figure``.
     """
     import matplotlib.pyplot as plt
     import seaborn as sns
@@ -452,19 +478,24 @@ def plot_theme_interview_matrix(long: pd.DataFrame, *, n_quotes: int | None = No
     theme_labels = list(dict.fromkeys(long["theme_label"]))
     vmax = max(int(long["n"].max()), 1)
     cmap = sns.color_palette("cividis_r", as_cmap=True)
+    label_width = 0.075 * max(len(t) for t in theme_labels) + 0.4  # inches for the theme names
+    width = label_width + 0.62 * sum(widths) + 0.3
+    height = 0.55 * len(theme_labels) + 2.3
     fig, axes = plt.subplots(
-        1, len(roles), figsize=(2.2 + 0.62 * sum(widths), 0.55 * len(theme_labels) + 2.3),
+        1, len(roles), figsize=(width, height),
         gridspec_kw={"width_ratios": widths, "wspace": 0.08}, squeeze=False,
     )
+    fig.subplots_adjust(left=label_width / width, right=1 - 0.3 / width, top=1 - 0.85 / height,
+                        bottom=1.05 / height)
     for k, (ax, role) in enumerate(zip(axes[0], roles)):
         sub = long[long["role"] == role]
         order = list(dict.fromkeys(sub["interview_id"]))
         labels = dict(zip(sub["interview_id"], sub["report_label"]))
         mat = sub.pivot(index="theme_label", columns="interview_id", values="n").reindex(index=theme_labels, columns=order)
-        ax.set_facecolor("#eeeeee")
+        ax.set_facecolor("white")
         sns.heatmap(
             mat, ax=ax, mask=mat == 0, cmap=cmap, vmin=0, vmax=vmax, annot=True, fmt="d",
-            linewidths=1.0, linecolor="white", cbar=False, square=False,
+            linewidths=1.0, linecolor="#d4d4d4", cbar=False, square=False,  # light grid, blank cells too
             annot_kws={"fontsize": 9},
         )
         ax.set_title(f"{ROLE_LABELS.get(role, role)} (n = {len(order)})", fontsize=10)
@@ -478,10 +509,10 @@ def plot_theme_interview_matrix(long: pd.DataFrame, *, n_quotes: int | None = No
     n_iv = long["interview_id"].nunique()
     fig.suptitle("Themes each interview contributed quotes to", fontsize=12, x=0.02, ha="left")
     fig.text(
-        0.02, -0.04,
+        0.02, 0.02,
         f"Cells: number of the report's quotes from each interview coded to the theme "
-        f"({total} quotes from {n_iv} interviews). Grey: no quote.\n"
+        f"({total} quotes from {n_iv} interviews). Blank: no quote.\n"
         "Coding reconstructed from the published report's attributed quotes, not from transcripts.",
-        fontsize=8, ha="left", va="top",
+        fontsize=8, ha="left", va="bottom",
     )
     return fig
