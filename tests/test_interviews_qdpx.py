@@ -111,6 +111,12 @@ def test_reads_text_from_either_sources_folder(tmp_path, folder):
     assert frame.loc[0, "code_description"] == "first code"
 
 
+def test_internal_path_that_repeats_the_folder(tmp_path):
+    qde = project(text_source(10, "Interview 3", selection(20, 0, 3), path=f"internal://Sources/{G(10)}.txt"))
+    segs, _, issues = read_qdpx(write(tmp_path, qde, {f"Sources/{G(10)}.txt": "abc"}))
+    assert issues == [] and segs["paraphrase"].tolist() == ["abc"]
+
+
 def test_crlf_counts_two_code_points(tmp_path):
     text = "Line one\r\nLine two\r\nLine three"
     start = text.index("Line two")  # 10: CR and LF both count

@@ -367,6 +367,8 @@ class _Reader:
             return None
         fname = path[len("internal://"):].lstrip("/")
         wanted = {f"sources/{fname}".lower()}
+        if fname.lower().startswith("sources/"):  # some tools repeat the folder in the path
+            wanted.add(fname.lower())
         member = next((m for m in sorted(self.members) if m.lower() in wanted), None)
         if member is None:
             self.issue("qdpx.missing_source_file", "the source's text file is not in the archive",
