@@ -98,6 +98,8 @@ def test_register_ids_from_audit_declared_and_only_for_the_published_reproductio
     assert out["reports/tables/wave1/t01_region.tex"]["register_ids"] == t01["register_ids"]
     # a bare id in the audit resolves to the published wave, not to wave2demo
     assert out["reports/tables/wave1/t02_pay_band.csv"]["register_ids"] == ["DEM-BAND-7"]
+    assert t01["audit_status"] == {"DEM-REGION-LDN": "reproduced", "DEM-REGION-NI": "reproduced"}
+    assert out["reports/tables/wave1/t02_pay_band.csv"]["audit_status"] == {"DEM-BAND-7": "differs"}
     assert out["reports/figures/wave1/f01_region.png"]["register_ids"] == ["DEM-FIG-REGION"]
     new_wave = out["reports/tables/wave2demo/t01_region.csv"]
     assert new_wave["reproduces_published"] is False and new_wave["register_ids"] == []

@@ -67,7 +67,9 @@ def test_index_shows_previews_registers_cells_inputs_and_params(repo):
     card = html[html.index('id="out-table-wave1-t01_region"'):]
     card = card[: card.index("</article>")]
     assert "<table" in card and "Northern Ireland" in card                          # preview
-    assert 'href="audit.html#reg-DEM-REGION-NI"' in card                            # register id -> audit
+    assert re.search(r'<a class="tag reproduced" href="audit.html#reg-DEM-REGION-NI" '
+                     r'title="reproduced: published 1, recomputed 1">DEM-REGION-NI</a>', card)  # register id -> audit
+    assert 'class="tag differs" href="audit.html#reg-DEM-BAND-7"' in html
     assert re.search(r'href="notebooks/wave1/10-tables.html#cell-id=c04">'
                      r'<code>reports/notebooks/wave1/10-tables.ipynb</code>, cell 6 \(In \[\d+\]\)', card)
     assert "data/raw/wave1" in card and "disclosure.min_cell=5" in card and "wave=wave1" in card

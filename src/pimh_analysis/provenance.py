@@ -331,6 +331,21 @@ def register_ids_from_audit(files: Iterable[str], root: Path | None = None) -> d
     return result
 
 
+def audit_statuses(root: Path | None = None) -> dict[str, dict[str, str]]:
+    """``{register id: {"status", "published", "recomputed"}}`` from the reproduction audit."""
+    audit = Path(root or paths.root()) / AUDIT_FILE
+    if not audit.is_file():
+        return {}
+    with open(audit, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    out = {}
+    for row in rows:
+        rid = (row.get("id") or "").strip()
+        if rid and row.get("status"):
+            out[rid] = {k: (row.get(k) or "") for k in ("status", "published", "recomputed")}
+    return out
+
+
 def register_ids_from_register(files: Iterable[str], root: Path | None = None,
                                register: Path | None = None) -> dict[str, set[str]]:
     """``{output path: {register ids}}`` from the register's own ``table`` column."""
@@ -438,6 +453,7 @@ def build_manifest(root: Path | None = None, *, warn: bool = True) -> dict[str, 
             }
     from_audit = register_ids_from_audit(files, root)
     from_register = register_ids_from_register(files, root)
+    statuses = audit_statuses(root)
     published_group: dict[str, bool] = {}
 
     hash_cache: dict[str, dict | None] = {}
@@ -509,6 +525,7 @@ def build_manifest(root: Path | None = None, *, warn: bool = True) -> dict[str, 
         # wave's table keeps its declared ids in register_sources (same quantity, new data).
         entry["register_ids"] = sorted(set().union(*sources.values())) if entry["reproduces_published"] else []
         entry["register_sources"] = sources
+        entry["audit_status"] = {rid: statuses[rid]["status"] for rid in entry["register_ids"] if rid in statuses}
         outputs[f] = entry
 
     for target in sorted(set(announcements) - set(files)):

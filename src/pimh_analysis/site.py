@@ -368,8 +368,18 @@ def build_site(root: Path | None = None, *, notebooks: bool = True) -> SiteResul
             table_html=html_table(header, rows, row_ids=row_ids), back=back,
         ), pages)
 
-    def reg_links(ids: list[str], page: str) -> list[tuple[str, str | None]]:
-        return [(rid, href("audit.html", page) + "#" + register_anchor(rid) if rid in audit_ids else None) for rid in ids]
+    statuses = provenance.audit_statuses(root)
+
+    def reg_links(ids: list[str], page: str) -> list[tuple[str, str | None, str, str]]:
+        """(id, link to the audit row or None, status, tooltip) for each register id."""
+        out = []
+        for rid in ids:
+            st = statuses.get(rid, {})
+            tip = (f"{st['status']}: published {st['published']}, recomputed {st['recomputed']}" if st
+                   else "not in the reproduction audit")
+            link = href("audit.html", page) + "#" + register_anchor(rid) if rid in audit_ids else None
+            out.append((rid, link, st.get("status", ""), tip))
+        return out
 
     def common(page: str) -> dict[str, Any]:
         return {"css": css, "version": __version__, "up": href("index.html", page)[: -len("index.html")],
