@@ -5,9 +5,14 @@ Survey tools, spreadsheets and people write the same answer in different ways:
 questionnaire), ``"More than 10 years"`` (the report's wording), ``"1.0"`` for a
 tick.  :func:`harmonise_value` maps one raw value onto one of the labels a
 column offers, in three steps (exact, normalised, listed variant; see
-``resources/label_variants.yaml``).  :func:`harmonise_frame` applies it to a
-whole canonical frame *per distinct value*, never per row, and returns every
-changed cell so that validation can warn about it and cleaning can log it.
+``resources/label_variants.yaml``).
+
+:func:`encode` turns a whole canonical frame into integer codes per column
+(:class:`Encoded`): values that are exactly a label are found with one Arrow
+``index_in`` per column; only the remaining *distinct* values go through the
+matcher, never a per-row Python loop.  Every changed cell is listed so that
+validation can warn about it and cleaning can log it; values matching nothing
+stay as they are and are reported by validation.
 """
 
 from __future__ import annotations
@@ -160,6 +165,24 @@ def factorize(series: pd.Series) -> tuple[np.ndarray, list]:
     return np.asarray(codes), list(uniques)
 
 
+def arrow_strings(series: pd.Series) -> pa.ChunkedArray:
+    """The column as an Arrow string array (zero-copy for Arrow-backed columns)."""
+    arr = getattr(series.array, "__arrow_array__", None)
+    if arr is not None:
+        out = arr()
+        if not isinstance(out, pa.ChunkedArray):
+            out = pa.chunked_array([out])
+        if out.type != pa.string():
+            out = out.cast(pa.string())
+        return out
+    values = series.to_numpy(dtype=object, na_value=None)
+    return pa.chunked_array([pa.array([v if v is None else str(v) for v in values], type=pa.string())])
+
+
+def to_numpy_bool(arr) -> np.ndarray:
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def remap(series: pd.Series, codes: np.ndarray, new_uniques: Sequence) -> pd.Series:
     """A string column whose row ``i`` is ``new_uniques[codes[i]]`` (missing where code is -1)."""
     lookup = np.array(list(new_uniques) + [None], dtype=object)
@@ -168,12 +191,8 @@ def remap(series: pd.Series, codes: np.ndarray, new_uniques: Sequence) -> pd.Ser
                      name=series.name)
 
 
-@dataclass
-class Harmonised:
-    frame: pd.DataFrame
-    changes: pd.DataFrame  # position, variable, before, after, how
-
-
+MISSING = -1
+INVALID = -2
 CHANGE_COLUMNS = ["position", "variable", "before", "after", "how"]
 
 
@@ -183,56 +202,202 @@ def _empty_changes() -> pd.DataFrame:
                          "how": pd.Series(dtype=object)})
 
 
-def _matchers(codebook: Codebook, columns: Iterable[str]) -> dict[str, Matcher]:
-    out: dict[str, Matcher] = {}
-    for var in columns:
-        if var in codebook:
-            m = column_matcher(codebook.column(var))
-        else:
-            m = metadata_matcher(var)
-        if m is not None:
-            out[var] = m
-    return out
+@dataclass
+class Encoded:
+    """A canonical frame with every choice, tick and coded metadata column as integer codes.
 
-
-def harmonise_frame(frame: pd.DataFrame, codebook: Codebook) -> Harmonised:
-    """Harmonise every choice, tick and metadata column of a canonical frame.
-
-    Values that match a label (exactly, after normalisation, or as a listed
-    variant) become that label; unmatched values stay as they are (validation
-    reports them).  Also trims whitespace around ids and numbers and writes
-    Qualtrics-style dates (``2021-03-04 10:11:12``) in ISO form.
+    ``codes[var][i]`` indexes ``values[var]`` (the column's labels; ``("0", "1")``
+    for ticks and ``finished``), or is :data:`MISSING` (-1, empty) or
+    :data:`INVALID` (-2, a value matching no label).  ``invalid[var]`` maps each
+    unmatched raw value to the rows holding it.  ``text`` holds the other
+    columns (ids, progress, dates, free text) as harmonised strings.
+    ``changes`` lists every cell harmonisation changed (``position`` is the row
+    position in the frame).
     """
-    out = frame.copy()
-    logs: list[pd.DataFrame] = []
-    for var, matcher in _matchers(codebook, frame.columns).items():
-        codes, uniques = factorize(out[var])
-        if not uniques:
-            continue
-        mapped = []
+
+    n: int
+    codes: dict[str, np.ndarray]
+    values: dict[str, tuple[str, ...]]
+    invalid: dict[str, dict[str, np.ndarray]]
+    text: dict[str, pd.Series]
+    changes: pd.DataFrame
+    index: pd.Index
+
+    def answered(self, var: str) -> np.ndarray:
+        if var in self.codes:
+            return self.codes[var] != MISSING
+        return self.text[var].notna().to_numpy()
+
+    def labels(self, var: str) -> np.ndarray:
+        """Object array of labels (``None`` when missing; the raw value when invalid)."""
+        if var not in self.codes:
+            return self.text[var].to_numpy(dtype=object, na_value=None)
+        vals = np.array(list(self.values[var]) + [None, None], dtype=object)
+        c = self.codes[var]
+        out = vals[np.where(c < 0, len(self.values[var]) + (c == INVALID), c)]
+        for raw, pos in self.invalid.get(var, {}).items():
+            out[pos] = raw
+        return out
+
+    def series(self, var: str) -> pd.Series:
+        if var in self.text:
+            return self.text[var]
+        return pd.Series(pd.array(pa.array(self.labels(var), type=pa.string()), dtype=STRING), index=self.index,
+                         name=var)
+
+    def frame(self, columns: Sequence[str]) -> pd.DataFrame:
+        return pd.DataFrame({c: self.series(c) for c in columns}, index=self.index)
+
+    def isin(self, var: str, wanted: Iterable) -> np.ndarray:
+        """Rows whose value of ``var`` is one of ``wanted`` (compared as text, like populations)."""
+        wanted = {str(w) for w in wanted}
+        if var in self.codes:
+            idx = [i for i, v in enumerate(self.values[var]) if v in wanted]
+            return np.isin(self.codes[var], np.asarray(idx, dtype=self.codes[var].dtype)) if idx else \
+                np.zeros(self.n, dtype=bool)
+        return self.text[var].isin(wanted).to_numpy(dtype=bool, na_value=False)
+
+    def population(self, codebook: Codebook, population) -> np.ndarray:
+        """Boolean mask of a codebook population evaluated on the codes (same semantics as the codebook's)."""
+        return _eval(self, codebook, codebook.condition(population), ())
+
+
+def _eval(enc: Encoded, book: Codebook, cond, seen: tuple) -> np.ndarray:
+    if isinstance(cond, str):
+        return _eval(enc, book, book.condition(cond), seen + (cond,))
+    if "all" in cond:
+        mask = np.ones(enc.n, dtype=bool)
+        for part in cond["all"]:
+            mask &= _eval(enc, book, part, seen)
+        return mask
+    if "any" in cond:
+        mask = np.zeros(enc.n, dtype=bool)
+        for part in cond["any"]:
+            mask |= _eval(enc, book, part, seen)
+        return mask
+    return enc.isin(cond["var"], cond["in"])
+
+
+def condition_vars(book: Codebook, cond) -> set[str]:
+    """Variables a population condition reads."""
+    if isinstance(cond, str):
+        return condition_vars(book, book.condition(cond))
+    if "all" in cond or "any" in cond:
+        out: set[str] = set()
+        for part in cond.get("all", cond.get("any", [])):
+            out |= condition_vars(book, part)
+        return out
+    return {cond["var"]}
+
+
+def _matcher_for(var: str, codebook: Codebook) -> Matcher | None:
+    if var in codebook:
+        return column_matcher(codebook.column(var))
+    return metadata_matcher(var)
+
+
+def encode_column(series: pd.Series, var: str, matcher: Matcher) -> tuple[np.ndarray, dict, pd.DataFrame | None]:
+    """Codes of one column against ``matcher.allowed``; unmatched values harmonised on their distinct values only."""
+    import pyarrow.compute as pc
+
+    arr = arrow_strings(series)
+    allowed = matcher.allowed
+    idx = pc.index_in(arr, value_set=pa.array(list(allowed), type=pa.string()))
+    codes = np.asarray(idx.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int16)
+    valid = to_numpy_bool(arr.is_valid())
+    todo = np.flatnonzero(valid & (codes == MISSING))
+    invalid: dict[str, np.ndarray] = {}
+    log = None
+    if todo.size:
+        sub = arr.take(pa.array(todo))
+        ucodes, uniques = pd.factorize(pd.Series(pd.array(sub, dtype=STRING)), use_na_sentinel=True)
+        ucodes = np.asarray(ucodes)
+        new = np.empty(len(uniques), dtype=np.int16)
         hows = []
-        for u in uniques:
+        for k, u in enumerate(uniques):
             label, how = matcher(str(u))
-            mapped.append(label if label is not None else u)
-            hows.append(how if label is not None else UNMATCHED)
-        changed = [i for i, (u, m) in enumerate(zip(uniques, mapped)) if m != u]
-        if not changed:
+            if label is None and not str(u).strip():
+                new[k] = MISSING  # whitespace only: an empty cell
+                hows.append(NORMALISED)
+                continue
+            if label is None:
+                new[k] = INVALID
+                invalid[str(u)] = todo[ucodes == k]
+            else:
+                new[k] = allowed.index(label)
+            hows.append(how)
+        codes[todo] = new[ucodes]
+        fixed = new[ucodes] != INVALID
+        if fixed.any():
+            before = np.array([str(u) for u in uniques], dtype=object)[ucodes[fixed]]
+            after = np.array(list(allowed) + [None], dtype=object)[new[ucodes[fixed]]]
+            how = np.array(hows, dtype=object)[ucodes[fixed]]
+            log = pd.DataFrame({"position": todo[fixed].astype("int64"), "variable": var, "before": before,
+                                "after": after, "how": how})
+    return codes, invalid, log
+
+
+def _blank_to_na(series: pd.Series, var: str) -> tuple[pd.Series, pd.DataFrame | None]:
+    """Whitespace-only cells are empty."""
+    import pyarrow.compute as pc
+
+    arr = arrow_strings(series)
+    blank = to_numpy_bool(pc.fill_null(pc.utf8_is_space(arr), False))
+    if not blank.any():
+        return series, None
+    pos = np.flatnonzero(blank)
+    before = series.to_numpy(dtype=object, na_value=None)[pos]
+    out = series.copy()
+    out.iloc[pos] = pd.NA
+    return out, pd.DataFrame({"position": pos.astype("int64"), "variable": var, "before": before, "after": None,
+                              "how": NORMALISED})
+
+
+_FIXERS = {}
+
+
+def encode(frame: pd.DataFrame, codebook: Codebook) -> Encoded:
+    """Encode (and harmonise) a canonical frame; see :class:`Encoded`."""
+    codes: dict[str, np.ndarray] = {}
+    values: dict[str, tuple[str, ...]] = {}
+    invalid: dict[str, dict[str, np.ndarray]] = {}
+    text: dict[str, pd.Series] = {}
+    logs: list[pd.DataFrame] = []
+    for var in frame.columns:
+        series = frame[var]
+        if not isinstance(series.dtype, pd.ArrowDtype):
+            series = pd.Series(pd.array(arrow_strings(series), dtype=STRING), index=frame.index, name=var)
+        matcher = _matcher_for(var, codebook)
+        if matcher is None:
+            series, blank_log = _blank_to_na(series, var)
+            if blank_log is not None:
+                logs.append(blank_log)
+            fix = _FIXERS.get(var)
+            if fix is not None:
+                fcodes, uniques = factorize(series)
+                mapped = [fix(str(u)) for u in uniques]
+                changed = [i for i, (u, m) in enumerate(zip(uniques, mapped)) if m != u]
+                if changed:
+                    series = remap(series, fcodes, mapped)
+                    logs.append(_change_log(var, fcodes, uniques, mapped, [NORMALISED] * len(uniques), changed))
+            text[var] = series
             continue
-        out[var] = remap(out[var], codes, mapped)
-        logs.append(_change_log(var, codes, uniques, mapped, hows, changed))
-    for var, fix in (("respondent_id", _fix_id), ("progress", _fix_progress), ("recorded_date", _fix_date)):
-        if var not in out.columns:
-            continue
-        codes, uniques = factorize(out[var])
-        mapped = [fix(str(u)) for u in uniques]
-        changed = [i for i, (u, m) in enumerate(zip(uniques, mapped)) if m != u]
-        if not changed:
-            continue
-        out[var] = remap(out[var], codes, mapped)
-        logs.append(_change_log(var, codes, uniques, mapped, [NORMALISED] * len(uniques), changed))
+        c, bad, log = encode_column(series, var, matcher)
+        codes[var] = c
+        values[var] = tuple(matcher.allowed)
+        if bad:
+            invalid[var] = bad
+        if log is not None:
+            logs.append(log)
     changes = pd.concat(logs, ignore_index=True) if logs else _empty_changes()
     changes = changes.sort_values(["position", "variable"], kind="stable").reset_index(drop=True)
-    return Harmonised(out, changes)
+    return Encoded(len(frame), codes, values, invalid, text, changes, frame.index)
+
+
+def harmonise_frame(frame: pd.DataFrame, codebook: Codebook) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(harmonised frame, changes)``: labels mapped onto the codebook's, unmatched values left as they are."""
+    enc = encode(frame, codebook)
+    return enc.frame(list(frame.columns)), enc.changes
 
 
 def _change_log(var, codes, uniques, mapped, hows, changed) -> pd.DataFrame:
@@ -243,9 +408,6 @@ def _change_log(var, codes, uniques, mapped, hows, changed) -> pd.DataFrame:
     m = np.array([str(x) for x in mapped], dtype=object)
     h = np.array(hows, dtype=object)
     return pd.DataFrame({"position": pos.astype("int64"), "variable": var, "before": u[c], "after": m[c], "how": h[c]})
-
-
-_ID_WS = re.compile(r"^\s+|\s+$")
 
 
 def _fix_id(value: str) -> str:
@@ -263,3 +425,6 @@ _QDATE = re.compile(r"\s*(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.\d+)?Z?\
 def _fix_date(value: str) -> str:
     m = _QDATE.fullmatch(value)
     return f"{m.group(1)}T{m.group(2)}" if m else value.strip()
+
+
+_FIXERS.update({"respondent_id": _fix_id, "progress": _fix_progress, "recorded_date": _fix_date})
