@@ -8,6 +8,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.pimh-setup-done
 KERNEL := pimh-analysis
+# Extra pytest arguments, e.g. make test PYTEST_ARGS="-n 0 tests/test_stats.py"
+PYTEST_ARGS ?=
+
+# bash with pipefail, so a command piped through $(QUIET) still fails the recipe.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+# Harmless noise kept out of the logs: pip's "Location ... is ignored" lines (this
+# machine's pip config) and every kernel's warning that it listens on local TCP.
+QUIET := { grep --line-buffered -v -E 'Location .* is ignored|Kernel is running over TCP without encryption|Use IPC transport or launch' || true; }
 
 # No telemetry, no update checks, no progress bars in logs.
 export DVC_NO_ANALYTICS := 1
@@ -32,20 +41,28 @@ setup: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or later" >&2; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || { echo "error: Python 3.11 or later is required" >&2; exit 1; }
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -r requirements.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e .
-	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (pimh-analysis)" >/dev/null
+	@test -x $(BIN)/python || { echo "setup: creating $(VENV) with $$($(PYTHON) --version)"; $(PYTHON) -m venv $(VENV); }
+	@echo "setup: pip install -r requirements.lock into $(VENV) (quiet; a few minutes the first time)"
+	@$(BIN)/python -m pip install --quiet --upgrade "pip>=24" 2>&1 | $(QUIET)
+	@$(BIN)/python -m pip install --quiet -r requirements.lock 2>&1 | $(QUIET)
+	@echo "setup: pip install --no-deps -e . (the pimh_analysis package, editable)"
+	@$(BIN)/python -m pip install --quiet --no-deps -e . 2>&1 | $(QUIET)
+	@$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (pimh-analysis)" >/dev/null
 	@touch $(STAMP)
 	@echo "setup: .venv ready (kernel '$(KERNEL)')"
 
 repro: setup
-	$(BIN)/dvc repro
+	@echo "$(BIN)/dvc repro"
+	@$(BIN)/dvc repro 2>&1 | $(QUIET)
 
+# The notebooks nbval reruns read data/processed/, which only `dvc repro` makes
+# (it is DVC-cached, not committed); in a fresh clone this runs the pipeline.
+# (Not `dvc repro --quiet`: that also hides the reason when a stage fails.)
 test: setup
-	$(BIN)/dvc repro --quiet
-	$(BIN)/python -m pytest
+	@echo "$(BIN)/dvc repro"
+	@$(BIN)/dvc repro 2>&1 | $(QUIET)
+	@echo "$(BIN)/python -m pytest $(PYTEST_ARGS)   (unit + pipeline tests, nbval over reports/notebooks; see pyproject.toml)"
+	@$(BIN)/python -m pytest $(PYTEST_ARGS) 2>&1 | $(QUIET)
 
 lab: setup
 	$(BIN)/jupyter lab --notebook-dir=notebooks --MappingKernelManager.default_kernel_name=$(KERNEL)
