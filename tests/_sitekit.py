@@ -72,7 +72,7 @@ PROPOSED_PARAMS = {
     "disclosure": {
         "min_cell": 5,
         "k": 3,
-        "quasi_identifiers": ["age_band", "region", "pay_band", "years_in_role", "job_title"],
+        "quasi_identifiers": ["q03_age", "region", "q04a_pay_band", "q02_years_in_role", "q01_job_title"],
         "published_groups": ["audit", "interviews"],
     }
 }
@@ -138,8 +138,9 @@ def _respondents(regions: dict[str, int], prefix: str) -> list[dict[str, str]]:
     for region, count in regions.items():
         for _ in range(count):
             rows.append({
-                "respondent_id": f"{prefix}{i + 1:03d}", "age_band": ages[(i * 7) % 4], "region": region,
-                "pay_band": bands[(i * 3) % 5], "years_in_role": years[(i * 2) % 5], "job_title": titles[i % 3],
+                "respondent_id": f"{prefix}{i + 1:03d}", "q03_age": ages[(i * 7) % 4], "region": region,
+                "q04a_pay_band": bands[(i * 3) % 5], "q02_years_in_role": years[(i * 2) % 5],
+                "q01_job_title": titles[i % 3],
                 "supervision": "Yes" if i % 3 else "No",
             })
             i += 1
@@ -185,7 +186,9 @@ TABLES_NB = [
              "    provenance.announce_register_ids(p, meta.register_ids)\n"
              "region", []),
     ("markdown", "## Pay band", []),
-    ("code", "band, note = disclosure.apply_release_policy(freq('pay_band'), wave)\n"
+    ("code", "b = freq('q04a_pay_band')\n"
+             "b['register_ids'] = ['DEM-BAND-7' if v == 'Band 7' else '' for v in b['q04a_pay_band']]\n"
+             "band, note = disclosure.apply_release_policy(b, wave)\n"
              "outputs.save_table(band, outputs.TableMeta('t02_pay_band', 'Respondents by pay band', 'all respondents',\n"
              "                   'respondents', notes=(note,) if note else ()), wave)\n"
              "band", []),
@@ -208,7 +211,7 @@ AUDIT_NB = [
              "rows = [\n"
              "  {'id': 'DEM-REGION-NI', 'published': '1', 'recomputed': str(int(t.loc[t.region == 'Northern Ireland', 'n'].iloc[0])), 'table': f'{wave}/t01_region'},\n"
              "  {'id': 'DEM-REGION-LDN', 'published': '8', 'recomputed': str(int(t.loc[t.region == 'Greater London', 'n'].iloc[0])), 'table': f'reports/tables/{wave}/t01_region.csv'},\n"
-             "  {'id': 'DEM-BAND-7', 'published': '79.4', 'recomputed': f\"{b.loc[b.pay_band == 'Band 7', 'percent'].iloc[0]:.1f}\", 'table': 't02_pay_band'},\n"
+             "  {'id': 'DEM-BAND-7', 'published': '79.4', 'recomputed': f\"{b.loc[b.q04a_pay_band == 'Band 7', 'percent'].iloc[0]:.1f}\", 'table': 't02_pay_band'},\n"
              "  {'id': 'DEM-FIG-REGION', 'published': '34', 'recomputed': '34', 'table': 'f01_region'},\n"
              "]\n"
              "audit = pd.DataFrame(rows)\n"

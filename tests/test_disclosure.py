@@ -230,6 +230,9 @@ def test_k_anonymity_counts_classes_with_missing_values_as_a_category():
 def test_quasi_identifier_resolution():
     cols = ["respondent_id", "age_band", "region", "pay_band", "years_in_role", "job_title"]
     assert disclosure.resolve_quasi_identifiers(cols) == cols[1:]
+    real = ["q01_job_title", "q02_years_in_role", "q03_age", "q04a_pay_band", "region", "nation"]
+    assert disclosure.resolve_quasi_identifiers(real) == ["q03_age", "region", "q04a_pay_band",
+                                                          "q02_years_in_role", "q01_job_title"]
     assert disclosure.resolve_quasi_identifiers(["Q1", "Q2", "Q3", "Q4", "region"]) == ["Q3", "region", "Q4", "Q2", "Q1"]
     with pytest.raises(KeyError, match="pay band"):
         disclosure.resolve_quasi_identifiers(["age_band", "region"])

@@ -105,6 +105,10 @@ def test_register_ids_from_audit_declared_and_only_for_the_published_reproductio
     assert new_wave["reproduces_published"] is False and new_wave["register_ids"] == []
     assert new_wave["register_sources"]["declared"] == ["DEM-REGION-LDN", "DEM-REGION-NI"]
     assert out["reports/tables/wave2demo/t02_pay_band.csv"]["register_ids"] == []
+    # a register_ids column in the table CSV (as the tables code writes it) reaches all formats
+    for fmt in ("csv", "html", "tex"):
+        assert out[f"reports/tables/wave1/t02_pay_band.{fmt}"]["register_sources"]["table"] == ["DEM-BAND-7"]
+    assert out["reports/tables/wave2demo/t02_pay_band.csv"]["register_sources"]["table"] == ["DEM-BAND-7"]
 
 
 def test_manifest_is_deterministic_and_has_no_absolute_paths(repo, manifest, tmp_path):

@@ -82,11 +82,11 @@ DEFAULT_K = 3
 DEFAULT_PUBLISHED_GROUPS = ("audit", "interviews")
 #: Quasi-identifiers: concept -> candidate column names, first present wins.
 DEFAULT_QUASI_IDENTIFIERS: dict[str, tuple[str, ...]] = {
-    "age band": ("age_band", "age", "Q3"),
+    "age band": ("q03_age", "age_band", "age", "Q3"),
     "region": ("region",),
-    "pay band": ("pay_band", "band", "Q4"),
-    "years in role": ("years_in_role", "years", "role_years", "Q2"),
-    "job title": ("job_title", "title", "Q1"),
+    "pay band": ("q04a_pay_band", "pay_band", "band", "Q4"),
+    "years in role": ("q02_years_in_role", "years_in_role", "years", "Q2"),
+    "job title": ("q01_job_title", "job_title", "title", "Q1"),
 }
 SUPPRESSED_MARKER = "[c]"
 BY_COLUMNS = ("question", "variable", "item", "item_id", "characteristic", "block", "section")

@@ -25,7 +25,7 @@ and ``pimh site verify`` do).  Only an input that is absent from the working
 tree (for example a DVC-cached file that was never checked out) falls back to
 its ``dvc.lock`` hash.
 
-Register ids come from three places, merged, and are attached only to outputs
+Register ids come from four places, merged, and are attached only to outputs
 of groups that reproduce the published report (:func:`reproduces_published`):
 
 * ``audit``: the reproduction audit (``reports/tables/reproduction_audit.csv``)
@@ -38,6 +38,8 @@ of groups that reproduce the published report (:func:`reproduces_published`):
   writer announces them with a line ``[pimh] register <path> <id> [<id> ...]``
   (:func:`announce_register_ids`) next to its ``[pimh] wrote`` lines, so no
   sidecar file is needed.
+* ``table``: a ``register_ids`` column in the table's CSV (``|``-joined ids per
+  cell, as :mod:`pimh_analysis.tables` writes it) — no sidecar file needed;
 * ``register``: the register's own ``table`` column
   (``resources/published_register.csv``), resolved like a bare id.
 
@@ -331,6 +333,35 @@ def register_ids_from_audit(files: Iterable[str], root: Path | None = None) -> d
     return result
 
 
+def register_ids_from_tables(files: Iterable[str], root: Path | None = None) -> dict[str, set[str]]:
+    """``{output path: {register ids}}`` from a ``register_ids`` column (``|``-joined ids per row).
+
+    The tables code writes, for every cell, the register entries it reproduces;
+    the union over the rows is attached to the CSV and its HTML/LaTeX siblings
+    (and, for a figure's ``.data.csv``, to its PNG and SVG).
+    """
+    root = Path(root or paths.root())
+    files = sorted(files)
+    by_stem: dict[tuple[str, str, str], list[str]] = {}
+    for f in files:
+        root_, group, oid, _ = split_output_name(f)
+        by_stem.setdefault((root_, group, oid), []).append(f)
+    result: dict[str, set[str]] = {}
+    for f in files:
+        root_, group, oid, suffix = split_output_name(f)
+        if suffix not in (".csv", ".data.csv") or root_ not in ("reports/tables", "reports/figures"):
+            continue
+        with open(root / f, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if "register_ids" not in (reader.fieldnames or []):
+                continue
+            ids = {i.strip() for row in reader for i in re.split(r"[|;,\s]+", row.get("register_ids") or "") if i.strip()}
+        if ids:
+            for sibling in by_stem[(root_, group, oid)]:
+                result.setdefault(sibling, set()).update(ids)
+    return result
+
+
 def audit_statuses(root: Path | None = None) -> dict[str, dict[str, str]]:
     """``{register id: {"status", "published", "recomputed"}}`` from the reproduction audit."""
     audit = Path(root or paths.root()) / AUDIT_FILE
@@ -453,6 +484,7 @@ def build_manifest(root: Path | None = None, *, warn: bool = True) -> dict[str, 
             }
     from_audit = register_ids_from_audit(files, root)
     from_register = register_ids_from_register(files, root)
+    from_tables = register_ids_from_tables(files, root)
     statuses = audit_statuses(root)
     published_group: dict[str, bool] = {}
 
@@ -517,6 +549,7 @@ def build_manifest(root: Path | None = None, *, warn: bool = True) -> dict[str, 
             "audit": sorted(from_audit.get(f, set())),
             "declared": sorted(declared.get(f, set())),
             "register": sorted(from_register.get(f, set())),
+            "table": sorted(from_tables.get(f, set())),
         }
         if group not in published_group:
             published_group[group] = reproduces_published(group, root)

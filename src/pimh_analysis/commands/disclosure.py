@@ -10,7 +10,7 @@ Exit codes
    would only stop the reproduction from matching the report.
 1  at least one count below ``min_cell`` (or a percentage on such a base) in a
    table to be released (any other wave, a wave comparison, or a CSV outside
-   ``reports/tables``).  In the pipeline this stops ``dvc repro`` before the
+   ``reports/tables`` and ``reports/figures``).  In the pipeline this stops ``dvc repro`` before the
    site is built, so a new wave cannot be published with identifying cells.
    With ``--fail-on-k``, also when some respondents sit in a quasi-identifier
    class smaller than ``k`` (off by default: the respondent table itself is
