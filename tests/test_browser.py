@@ -252,3 +252,6 @@ def test_repo_site(driver, capsys):
         pytest.fail("reports/site/index.html is missing: run `make repro` (or `make site`)")
     out = _check_site(driver, index, "repo", capsys)
     assert out["info"]["cards"], "the index lists no table or figure"
+    kinds = {c["kind"] for c in out["info"]["cards"]}
+    assert kinds <= out["kinds_in_shot"], "the screenshot does not show both tables and figures"
+    assert all(t["w"] > 0 for t in out["info"]["thumbs"])

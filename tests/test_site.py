@@ -81,8 +81,7 @@ def test_index_shows_previews_registers_cells_inputs_and_params(repo):
     assert "18 small cells in tables reproducing the published report" in html     # disclosure summary
 
 
-def test_no_external_assets_and_every_local_reference_resolves(repo):
-    site_dir = repo / "reports" / "site"
+def static_link_problems(site_dir: Path) -> list[str]:
     pages = sorted(site_dir.rglob("*.html"))
     ids = {p: parse(p).ids for p in pages}
     problems = []
@@ -100,11 +99,28 @@ def test_no_external_assets_and_every_local_reference_resolves(repo):
                 problems.append(f"{page.relative_to(site_dir)}: {value} does not exist")
             elif frag and path in ids and frag not in ids[path] and unquote(frag) not in ids[path]:
                 problems.append(f"{page.relative_to(site_dir)}: {value}: no such id")
-    assert problems == []
-    for page in pages:
+    return problems
+
+
+def test_no_external_assets_and_every_local_reference_resolves(repo):
+    site_dir = repo / "reports" / "site"
+    assert static_link_problems(site_dir) == []
+    for page in sorted(site_dir.rglob("*.html")):
         text = page.read_text()
         assert "cdn" not in text.lower() and "<script src" not in text, page
         assert str(repo) not in text and "/work/" not in text, page
+
+
+def test_link_check_fails_on_a_missing_target_and_without_rendered_notebooks_links_go_to_ipynb(repo, tmp_path):
+    copy = _sitekit.copy_repo(repo, tmp_path / "repo")
+    (copy / "reports" / "figures" / "wave1" / "f01_region.svg").unlink()
+    problems = static_link_problems(copy / "reports" / "site")
+    assert any("f01_region.svg does not exist" in p for p in problems)
+    r = _sitekit.run([PIMH, "site", "build", "--no-notebooks"], copy)
+    assert r.returncode == 0, r.stderr
+    assert not (copy / "reports" / "site" / "notebooks").exists()
+    assert static_link_problems(copy / "reports" / "site") == []
+    assert 'href="../notebooks/wave1/10-tables.ipynb"' in (copy / "reports" / "site" / "index.html").read_text()
 
 
 def test_executed_notebooks_are_rendered_by_nbconvert_with_cell_anchors(repo):

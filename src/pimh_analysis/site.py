@@ -230,16 +230,19 @@ def notebook_page(executed: str) -> str:
     return "notebooks/" + posixpath.splitext(inner)[0] + ".html"
 
 
-def made_by(entry: Mapping[str, Any], page: str) -> dict[str, Any] | None:
+def made_by(entry: Mapping[str, Any], page: str, rendered: bool = True) -> dict[str, Any] | None:
+    """Link to the cell that wrote the output (to the .ipynb itself when notebooks are not rendered)."""
     nb = entry.get("notebook")
     if not nb or not nb.get("executed"):
         return None
     cell = nb.get("cell")
-    target = notebook_page(nb["executed"])
-    link = href(target, page)
-    label = nb["executed"]
-    if cell:
+    if not rendered:
+        link = href(site_path_of_report(nb["executed"]), page)
+    else:
+        link = href(notebook_page(nb["executed"]), page)
+    if cell and rendered:
         link += "#" + "cell-id=" + cell["id"]
+    if cell:
         count = cell.get("execution_count")
         label_cell = f"cell {cell['index'] + 1}" + (f" (In [{count}])" if count is not None else "")
     else:
@@ -403,7 +406,7 @@ def build_site(root: Path | None = None, *, notebooks: bool = True) -> SiteResul
             full_html = html_table(*read_csv_rows(root / by_fmt["data.csv"].path))
         _write(site, page, env.get_template("output.html.j2").render(
             title=f"{card.kind.capitalize()} {card.group + '/' if card.group else ''}{card.oid}",
-            card=card, **common(page), ctx=_card_context(card, page, reg_links), full_html=full_html,
+            card=card, **common(page), ctx=_card_context(card, page, reg_links, notebooks), full_html=full_html,
             image_href=href(site_path_of_report(by_fmt["png"].path), page) if "png" in by_fmt else None,
         ), pages)
 
@@ -431,7 +434,7 @@ def build_site(root: Path | None = None, *, notebooks: bool = True) -> SiteResul
     # index
     groups: dict[str, dict[str, list[dict]]] = {"table": {}, "figure": {}}
     for card in cards:
-        groups[card.kind].setdefault(card.group, []).append({"card": card, **_card_context(card, "index.html", reg_links)})
+        groups[card.kind].setdefault(card.group, []).append({"card": card, **_card_context(card, "index.html", reg_links, notebooks)})
     metrics = [{"path": p, "href": href(site_path_of_report(p), "index.html"), "md5": e["md5"], "stage": e.get("stage")}
                for p, e in sorted(manifest["outputs"].items()) if e["kind"] == "metrics"]
     disclosure = _disclosure_summary(root)
@@ -458,7 +461,7 @@ def _group_label(group: str) -> str:
     return "Wave " + group
 
 
-def _card_context(card: Card, page: str, reg_links) -> dict[str, Any]:
+def _card_context(card: Card, page: str, reg_links, rendered: bool = True) -> dict[str, Any]:
     entry = card.entry
     return {
         "page_href": href(card.page, page),
@@ -468,7 +471,7 @@ def _card_context(card: Card, page: str, reg_links) -> dict[str, Any]:
         "registers": reg_links(card.register_ids, page),
         "reproduces": bool(entry.get("reproduces_published", True)),
         "corresponds": sorted(set().union(*[set(v) for v in (entry.get("register_sources") or {}).values()])),
-        "made_by": made_by(entry, page),
+        "made_by": made_by(entry, page, rendered),
         "stage": entry.get("stage"),
         "params": flat_params(entry.get("params") or {}),
         "inputs": [
