@@ -18,6 +18,9 @@ SHELL := /bin/bash
 # machine's pip config) and every kernel's warning that it listens on local TCP.
 QUIET := { grep --line-buffered -v -E 'Location .* is ignored|Kernel is running over TCP without encryption|Use IPC transport or launch' || true; }
 
+# Stage commands call papermill and pimh by name: put the project's .venv first on PATH.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
 # No telemetry, no update checks, no progress bars in logs.
 export DVC_NO_ANALYTICS := 1
 export DVC_NO_UPDATER := 1

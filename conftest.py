@@ -33,10 +33,13 @@ BIN = Path(sys.executable).parent
 
 
 def makefile_exports(root: Path = ROOT) -> dict[str, str]:
-    """The ``export NAME := value`` variables of the Makefile (hash seed, backend, DVC flags)."""
+    """The constant ``export NAME := value`` variables of the Makefile (hash seed, backend, DVC flags).
+
+    Exports computed by make (``$(...)``, such as PATH) are left out.
+    """
     pattern = re.compile(r"^export\s+([A-Za-z_][A-Za-z0-9_]*)\s*:?=\s*(.*?)\s*$")
     lines = (root / "Makefile").read_text(encoding="utf-8").splitlines()
-    return {m[1]: m[2] for m in map(pattern.match, lines) if m}
+    return {m[1]: m[2] for m in map(pattern.match, lines) if m and "$" not in m[2]}
 
 
 # What every pipeline command sees under make, also when pytest is run directly.

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -260,6 +258,16 @@ def papermill_problems(name: str, cmd, deps: list[str], outs: dict[str, bool], h
     return problems
 
 
+def top_level_problems(doc: dict, outs: list[str]) -> list[str]:
+    """dvc.yaml declares ``metrics:`` once a stage writes reports/metrics/, ``plots:`` once one writes figures."""
+    needs = {"metrics": "reports/metrics/", "plots": "reports/figures/"}
+    return [
+        f"dvc.yaml: stages write {prefix}... but the top-level `{key}:` is missing or empty"
+        for key, prefix in needs.items()
+        if any((o.rstrip("/") + "/").startswith(prefix) for o in outs) and not doc.get(key)
+    ]
+
+
 # --- the scratch repository ----------------------------------------------------------
 
 @dataclass
@@ -415,7 +423,8 @@ def test_dvc_yaml_conventions(main_stages):
     from dvc.stage import PipelineStage
 
     doc = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))
-    problems = [f"dvc.yaml: top-level `{key}:` is missing or empty" for key in ("metrics", "plots") if not doc.get(key)]
+    problems: list[str] = []
+    all_outs: list[str] = []
     with Repo(str(ROOT)) as repo:
         stages = [s for s in repo.index.stages if isinstance(s, PipelineStage)]
         assert sorted(s.name for s in stages) == main_stages
@@ -423,7 +432,9 @@ def test_dvc_yaml_conventions(main_stages):
             deps = [d.def_path for d in stage.deps if not hasattr(d, "params")]
             has_params = any(getattr(d, "params", None) for d in stage.deps)
             outs = {o.def_path: bool(o.use_cache) for o in stage.outs}
+            all_outs += outs
             problems += papermill_problems(stage.name, stage.cmd, deps, outs, has_params)
+    problems += top_level_problems(doc, all_outs)
     assert not problems, "dvc.yaml breaks the pipeline conventions (docs/ARCHITECTURE.md section 8):\n" + "\n".join(
         problems
     )
@@ -476,6 +487,13 @@ SYNTHETIC_LOCK = {
     "interviews": {"deps": [{"path": "data/raw/interviews"}], "outs": [{"path": "reports/tables/interviews"}],
                    "params": {"params.yaml": {"interviews.min_segments": 2}}},
 }
+
+
+def test_harness_top_level_metrics_and_plots():
+    outs = ["reports/metrics/audit.json", "reports/figures/interviews", "data/processed/wave1"]
+    assert len(top_level_problems({}, outs)) == 2
+    assert top_level_problems({"metrics": ["reports/metrics/audit.json"], "plots": [{"x.csv": {}}]}, outs) == []
+    assert top_level_problems({}, ["data/processed/wave1"]) == []
 
 
 def test_harness_param_choice_and_dag():
