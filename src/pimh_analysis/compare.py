@@ -11,9 +11,10 @@ for which questions are shared and why the others are left out) this module comp
 * **ordinal and Likert variables** (and rankings): the shift in the whole distribution,
   as the probability that a new-wave answer lies higher on the scale than a base-wave
   answer (``prob_superiority``, 0.5 = no shift) with the Brunner-Munzel studentised
-  permutation test (:func:`stats.ordinal_shift`); the share in the upper half of the
-  scale with its Newcombe interval is reported as a readable summary, and every category's
-  difference is in the by-category table;
+  permutation test (:func:`stats.ordinal_shift`); a readable proportion with its Newcombe
+  interval goes with it (the upper half of a Likert scale, the top category of other ordered
+  scales, ranked first for rankings: :func:`_upper`), and every category's difference is in
+  the by-category table;
 * **nominal variables** (more than two unordered answers): a permutation chi-square test
   of homogeneity, and every category's difference with its Newcombe interval.
 
@@ -146,11 +147,19 @@ def column_kind(col: Column, item: Mapping | None = None) -> str | None:
     return None
 
 
-def _upper(categories: Sequence[str], ranking: bool) -> tuple[str, ...]:
+def _upper(categories: Sequence[str], ranking: bool, agreement_like: bool) -> tuple[str, ...]:
+    """The categories summed into an ordinal variable's readable proportion.
+
+    Rankings: ranked first (1 = most important).  Likert and ordered matrix scales: the upper
+    half of the scale (e.g. agree or strongly agree; satisfied or very satisfied).  Other
+    ordinal scales (years, bands, frequencies): the top category (e.g. every six months).
+    """
     if ranking:
-        return (categories[0],)  # ranked first (1 = most important)
-    k = len(categories)
-    return tuple(categories[k - max(1, k // 2):])
+        return (categories[0],)
+    if agreement_like:
+        k = len(categories)
+        return tuple(categories[k - max(1, k // 2):])
+    return (categories[-1],)
 
 
 def variable_for(col: Column, item: Mapping | None = None, flag: str = "") -> Variable | None:
@@ -167,8 +176,8 @@ def variable_for(col: Column, item: Mapping | None = None, flag: str = "") -> Va
         return Variable(col.var, col.item_id, col.wording, option, kind, subst, success=success, flag=flag)
     if kind == "ordinal":
         cats = tuple(col.scale_order) if col.scale_order else subst
-        return Variable(col.var, col.item_id, col.wording, option, kind, cats, upper=_upper(cats, col.ranking),
-                        flag=flag)
+        upper = _upper(cats, col.ranking, col.type in ("likert", "matrix"))
+        return Variable(col.var, col.item_id, col.wording, option, kind, cats, upper=upper, flag=flag)
     return Variable(col.var, col.item_id, col.wording, option, kind, subst, flag=flag)
 
 
@@ -517,6 +526,52 @@ def multiplicity_statement(summary: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
+# --- release (disclosure control) -------------------------------------------------------------
+
+#: Columns derived from both waves' counts: blanked when either side's count is suppressed.
+DERIVED_COLUMNS = ("diff", "ci_low", "ci_high")
+
+
+def release_frame(df: pd.DataFrame, min_cell: int, *, by: Sequence[str], published: bool = False
+                  ) -> tuple[pd.DataFrame, str | None]:
+    """``df`` as it may be released: small cells suppressed (:func:`disclosure.suppress_small_cells`).
+
+    A comparison is a released table (``pimh disclosure-check`` treats every
+    ``compare/<pair>`` group as one), so counts from 1 to ``min_cell - 1`` of *either* wave
+    are suppressed, with their percentages and intervals, and with secondary suppression
+    where categories add up to a shown base.  A difference between the waves (and its
+    interval) would give a suppressed percentage back, so it is blanked too.  Statistics
+    are computed on the full data before this step; p-values are kept.  ``published``
+    (both waves reproduce already-published tables) releases everything as it is.
+    """
+    from . import disclosure
+
+    if published:
+        return df, None
+    if df.empty:
+        return df.copy(), disclosure.footnote(min_cell, 0, 0)
+    out, note = disclosure.suppress_small_cells(df, min_cell, by=list(by))
+    fams = disclosure.column_families(df.columns)
+    hidden = pd.Series(False, index=df.index)
+    for f in fams.values():
+        for col in (f.count, f.percent):
+            if col:
+                hidden |= df[col].notna() & out[col].isna()
+    for col in DERIVED_COLUMNS:
+        if col in out.columns:
+            out[col] = out[col].astype("Float64").mask(hidden)
+    return out, note
+
+
+def release_results(comparison: "WaveComparison", min_cell: int, *, published: bool = False
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """The results and by-category tables as they may be released, and the footnotes to print with them."""
+    res, note_r = release_frame(comparison.results, min_cell, by=("var",), published=published)
+    cats, note_c = release_frame(comparison.categories, min_cell, by=("var",), published=published)
+    notes = [n for n in dict.fromkeys((note_r, note_c)) if n]
+    return res, cats, notes
+
+
 # --- figures ----------------------------------------------------------------------------------
 
 WAVE_MARKERS = ("o", "s")
@@ -550,7 +605,8 @@ def proportions_plot_data(results: pd.DataFrame, base_name: str, new_name: str, 
             if pd.isna(x) or pd.isna(n) or not n:
                 continue
             lo, hi = stats.wilson_ci(int(x), int(n), level)
-            rows.append({"var": rec["var"], "label": variable_label(rec), "proportion_of": rec["proportion_of"],
+            label = variable_label(rec) + (f"\n[{_wrap(rec['proportion_of'], 48)}]" if rec["proportion_of"] else "")
+            rows.append({"var": rec["var"], "label": label, "proportion_of": rec["proportion_of"],
                          "wave": wave, "n": int(x), "denominator": int(n), "percent": 100.0 * x / n,
                          "ci_low": 100.0 * lo, "ci_high": 100.0 * hi})
     return pd.DataFrame(rows, columns=["var", "label", "proportion_of", "wave", "n", "denominator", "percent",
@@ -565,6 +621,11 @@ def plot_proportions(data: pd.DataFrame, base_name: str, new_name: str, title: s
     fig, ax = plt.subplots(figsize=(8.5, 0.75 * len(labels) + 1.4))
     colours = dict(zip((base_name, new_name), _wave_colours()))
     offsets = {base_name: -0.15, new_name: 0.15}
+    suppressed = data[data["percent"].isna()]
+    data = data[data["percent"].notna()]
+    for rec in suppressed.itertuples():
+        ax.annotate(f"{rec.wave}: suppressed (count below the disclosure threshold)",
+                    (1, labels.index(rec.label) + offsets[rec.wave]), va="center", fontsize=7, color="#555555")
     for wave, grp in data.groupby("wave", sort=False):
         y = [labels.index(lab) + offsets[wave] for lab in grp["label"]]
         ax.errorbar(grp["percent"], y, xerr=[grp["percent"] - grp["ci_low"], grp["ci_high"] - grp["percent"]],
@@ -579,7 +640,7 @@ def plot_proportions(data: pd.DataFrame, base_name: str, new_name: str, title: s
     ax.set_xlim(0, 112)
     ax.set_xlabel("Percent of respondents answering (95% Wilson interval); counts n/denominator")
     ax.grid(axis="x", color="#dddddd", linewidth=0.6)
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, fontsize=8, frameon=False)
     if title:
         ax.set_title(title, fontsize=10, loc="left")
     fig.tight_layout()
@@ -642,47 +703,57 @@ def distribution_plot_data(categories: pd.DataFrame, results: pd.DataFrame, vari
     return pd.DataFrame(rows, columns=["var", "label", "wave", "category", "n", "denominator", "percent"])
 
 
-def plot_distributions(data: pd.DataFrame, base_name: str, new_name: str, title: str = ""):
-    """100% stacked bars, the two waves side by side for each variable; categories low (left) to high."""
+def _short(label: str, width: int = 14) -> str:
+    return _wrap(label, width)
+
+
+def plot_distributions(data: pd.DataFrame, base_name: str, new_name: str, title: str = "", ncols: int = 3):
+    """Small multiples, one panel per variable: the percent in each category, the two waves side by side.
+
+    Categories run low to high along the x axis.  A category suppressed by disclosure control
+    has no bar; it is marked ``c`` at the axis.
+    """
     import matplotlib.pyplot as plt
-    import seaborn as sns
 
     variables = list(dict.fromkeys(data["var"]))
-    n_rows = len(variables) * 2
-    fig, ax = plt.subplots(figsize=(9, 0.42 * n_rows + 0.6 * len(variables) + 1.2))
-    ytick, ylab = [], []
-    y = 0.0
-    legend_done: set[tuple] = set()
-    for var in variables:
+    n = max(1, len(variables))
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.3 * ncols, 3.4 * nrows + 0.8), squeeze=False, sharey=True)
+    colours = dict(zip((base_name, new_name), _wave_colours()))
+    width = 0.4
+    for k, var in enumerate(variables):
+        ax = axes[k // ncols][k % ncols]
         grp = data[data["var"] == var]
         cats = list(dict.fromkeys(grp["category"]))
-        colours = list(sns.color_palette("cividis", len(cats)))
-        for wave in (base_name, new_name):
-            w = grp[grp["wave"] == wave]
-            left = 0.0
-            for cat, colour in zip(cats, colours):
-                rec = w[w["category"] == cat].iloc[0]
-                pct = 0.0 if pd.isna(rec["percent"]) else float(rec["percent"])
-                key = (tuple(cats), cat)
-                ax.barh(y, pct, left=left, color=colour, edgecolor="white", linewidth=0.5, height=0.8,
-                        label=cat if key not in legend_done and len(legend_done) < 12 else None)
-                legend_done.add(key)
-                if pct >= 8:
-                    ax.text(left + pct / 2, y, f"{int(rec['n'])}", ha="center", va="center", fontsize=6.5,
-                            color="white" if cats.index(cat) < len(cats) / 2 else "black")
-                left += pct
-            ytick.append(y)
-            ylab.append(f"{grp['label'].iloc[0]} \u2014 {wave} (n={int(w['denominator'].iloc[0])})"
-                        if wave == base_name else f"{wave} (n={int(w['denominator'].iloc[0])})")
-            y += 1
-        y += 0.6
-    ax.set_yticks(ytick)
-    ax.set_yticklabels(ylab, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("Percent of respondents answering (numbers in bars are counts)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3, fontsize=7, frameon=False)
+        ns = []
+        for j, wave in enumerate((base_name, new_name)):
+            w = grp[grp["wave"] == wave].set_index("category").reindex(cats)
+            xs = [i + (j - 0.5) * width for i in range(len(cats))]
+            pct = w["percent"].astype(float)
+            ax.bar([x for x, p in zip(xs, pct) if pd.notna(p)], [p for p in pct if pd.notna(p)], width=width,
+                   color=colours[wave], label=wave if k == 0 else None)
+            for x, p, c in zip(xs, pct, w["n"]):
+                if pd.isna(p):
+                    ax.text(x, 1.5, "c", ha="center", va="bottom", fontsize=7, color="#555555", style="italic")
+                else:
+                    ax.text(x, p + 1.5, f"{int(c)}", ha="center", va="bottom", fontsize=6.5, color="#333333")
+            base = w["denominator"].dropna()
+            ns.append(f"{wave} n={int(base.iloc[0])}" if len(base) else f"{wave} n suppressed")
+        ax.set_xticks(range(len(cats)))
+        ax.set_xticklabels([_short(c) for c in cats], fontsize=6.5)
+        ax.set_ylim(0, 105)
+        ax.set_title(f"{grp['label'].iloc[0]}\n({'; '.join(ns)})", fontsize=7.5, loc="left")
+        ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+        if k % ncols == 0:
+            ax.set_ylabel("Percent of those answering")
+    for k in range(len(variables), nrows * ncols):
+        axes[k // ncols][k % ncols].set_visible(False)
+    fig.legend(loc="upper right", ncol=2, fontsize=8, frameon=False)
     if title:
-        ax.set_title(title, fontsize=10, loc="left")
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=10, x=0.01, ha="left")
+    fig.text(0.01, 0.005, "Numbers above bars are counts; c = suppressed (count below the disclosure threshold).",
+             fontsize=7, color="#555555")
+    fig.tight_layout(rect=(0, 0.02, 1, 0.97))
     return fig
