@@ -69,6 +69,8 @@ def read_canonical_bytes(raw: bytes, file: str, book: Codebook) -> ReadResult:
                                  expected="one row per response after the header"))
         return _empty(book, issues)
     parsed = csvscan.parse(data, recs, 1, header)
+    if recs.quoted_newlines and b"\r\n" in data:
+        parsed = csvscan.normalise_newlines(parsed)
     columns = {}
     for raw_name, uniq in zip(header, csvscan.unique_names(header)):
         target = names.get(raw_name)

@@ -163,6 +163,19 @@ def parse(data: bytes, records: Records, first: int, names: list[str], delimiter
     return _parse_python(data, records, first, names, delimiter)
 
 
+def normalise_newlines(parsed: Parsed) -> Parsed:
+    """CRLF inside quoted values becomes LF (a file with CRLF line ends usually has them in values too)."""
+    import pyarrow.compute as pc
+
+    cols = {}
+    for name, col in parsed.columns.items():
+        if isinstance(col, list):
+            cols[name] = [v.replace("\r\n", "\n") if isinstance(v, str) else v for v in col]
+        else:
+            cols[name] = pc.replace_substring(col, "\r\n", "\n")
+    return Parsed(cols, parsed.lines, parsed.n_rows, parsed.engine)
+
+
 def _parse_python(data: bytes, records: Records, first: int, names: list[str], delimiter: str) -> Parsed:
     """Exact but slow: the :mod:`csv` module, tracking the line each record starts on."""
     text = data.decode("utf-8", errors="replace")

@@ -243,6 +243,8 @@ def read_qualtrics_bytes(raw: bytes, file: str, cmap: ColumnMap, book: Codebook)
     # rows 2 and 3 have row 1's field count (checked above), so only data rows can be reported
     issues.extend(record_issues(recs, file, len(row1), header_line))
     parsed = csvscan.parse(data, recs, 3, row1)
+    if recs.quoted_newlines and b"\r\n" in data:
+        parsed = csvscan.normalise_newlines(parsed)
     uniq = csvscan.unique_names(row1)
     n = parsed.n_rows
     columns: dict[str, Any] = {}
