@@ -147,8 +147,16 @@ def _label_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if c not in used and not pd.api.types.is_numeric_dtype(df[c])]
 
 
+LABEL_PREFERENCE = ("item_id", "variable", "category", "option", "label", "region", "theme", "code_id", "attribute")
+
+
 def _row_labels(df: pd.DataFrame) -> list[str]:
-    cols = _label_columns(df)
+    """A short label per row: the usual key columns if present, else the first three text columns."""
+    label_cols = _label_columns(df)
+    preferred = [c for c in LABEL_PREFERENCE if c in label_cols]
+    if "category" in preferred and "label" in preferred:
+        preferred.remove("label")        # the item's wording, repeated on every row
+    cols = preferred or label_cols[:3]
     out = []
     for i in range(len(df)):
         parts = [str(df.iloc[i][c]) for c in cols if pd.notna(df.iloc[i][c]) and str(df.iloc[i][c]) != ""]
