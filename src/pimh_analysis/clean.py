@@ -60,6 +60,7 @@ EXCLUSION_RULES = ("blank_row", "preview", "test", "spam", "screened_out", "no_c
                    "duplicate_of")
 EXCLUDED_BY_DESIGN = frozenset({"preview", "test", "spam", "screened_out", "no_consent"})
 RESOLVABLE = frozenset({"skip_logic", "blank_row"})
+CELL_RULES = ("harmonise_label", "normalise_text", "skip_logic_not_applicable")
 STATUS_EXCLUSIONS = {"Survey Preview": "preview", "Survey Test": "test", "Spam": "spam"}
 PERSONAL_DROP = ("q07_postcode_prefix", "q46_contact")
 TEXT_PLACEHOLDER = "[text]"
@@ -455,9 +456,8 @@ def load_wave_spec(wave: str) -> dict:
     return spec
 
 
-def clean_wave(wave: str, *, min_progress: int = 100, mask_free_text: bool = True,
-               codebook: Codebook | None = None) -> CleanResult:
-    """Read ``data/raw/<wave>/`` as its wave.yaml says and clean it."""
+def read_wave(wave: str, codebook: Codebook | None = None):
+    """Read ``data/raw/<wave>/`` as its wave.yaml says: ``(read result, source file (repo-relative), wave spec)``."""
     from .readers import read_survey
 
     book = codebook or load_codebook()
@@ -466,7 +466,18 @@ def clean_wave(wave: str, *, min_progress: int = 100, mask_free_text: bool = Tru
     path = raw_dir / spec["file"]
     cmap = raw_dir / spec["map"] if spec.get("map") else None
     source = paths.rel(path)
-    read = read_survey(path, spec["format"], cmap, codebook=book, file=source)
+    if not path.is_file():
+        raise InputError([InputIssue(file=source, line=None, rule="file_not_found", level="file",
+                                     message=f"wave {wave!r}: {spec['file']} not found",
+                                     expected="the export named in wave.yaml")])
+    return read_survey(path, spec["format"], cmap, codebook=book, file=source), source, spec
+
+
+def clean_wave(wave: str, *, min_progress: int = 100, mask_free_text: bool = True,
+               codebook: Codebook | None = None) -> CleanResult:
+    """Read ``data/raw/<wave>/`` as its wave.yaml says and clean it."""
+    book = codebook or load_codebook()
+    read, source, spec = read_wave(wave, book)
     return clean_survey(read, book, source_file=source, fmt=spec["format"], min_progress=min_progress,
                         mask_free_text=mask_free_text)
 
@@ -511,7 +522,7 @@ def summary_table(result: CleanResult) -> pd.DataFrame:
     for reason in EXCLUSION_RULES:
         rows.append({"stage": "excluded", "item": reason, "n": s["excluded_by_reason"].get(reason, 0)})
     rows.append({"stage": "rows", "item": "kept respondents", "n": s["rows_kept"]})
-    for rule in ("harmonise_label", "normalise_text", "skip_logic_not_applicable"):
+    for rule in CELL_RULES:
         rows.append({"stage": "cells changed", "item": rule, "n": s["cells_changed_by_rule"].get(rule, 0)})
     return pd.DataFrame(rows)
 
