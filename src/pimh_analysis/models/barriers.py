@@ -17,8 +17,8 @@ import pandas as pd
 from . import gee as gee_mod
 from . import likert, ordinal, power
 from .design import ModelDataError, build_design
-from .spec import (CollapseRule, FormulaSpec, SpecError, apply_recode, parse_collapse, parse_formula, parse_list,
-                   parse_recode)
+from .spec import (CollapseRule, FormulaSpec, SpecError, apply_recode, check_formula_against, parse_collapse,
+                   parse_formula, parse_list, parse_recode, parse_references)
 
 BLOCK = "barriers"
 
@@ -59,9 +59,14 @@ class BarrierSpec:
 
 def parse_barrier_params(df: pd.DataFrame, *, formula: str, items: str = "all", collapse: str,
                          gee_reference_item: str, reverse_items: str = "", recode: str | None = "",
+                         references: str | None = "",
                          ci_level: float = 0.95, min_events_per_parameter: float = 10,
                          po_check_min_split_n: int = 5, profile_ci: bool = True) -> BarrierSpec:
+    rec = parse_recode(recode or "", df, f"{BLOCK}.recode")
+    recoded = apply_recode(df, rec)
     spec = parse_formula(formula, f"{BLOCK}.formula")
+    check_formula_against(spec, recoded)
+    spec = parse_references(references, spec, recoded, f"{BLOCK}.references")
     item_list = parse_list(items, f"{BLOCK}.items", list(likert.BARRIER_ITEMS))
     missing = [i for i in item_list if i not in df.columns]
     if missing:
@@ -74,7 +79,6 @@ def parse_barrier_params(df: pd.DataFrame, *, formula: str, items: str = "all", 
         raise SpecError(f"{BLOCK}.gee_reference_item", gee_reference_item, "not one of the modelled items",
                         f"one of {item_list}")
     reverse = [] if not (reverse_items or "").strip() else parse_list(reverse_items, f"{BLOCK}.reverse_items", item_list)
-    rec = parse_recode(recode or "", df, f"{BLOCK}.recode")
     for var in spec.variables:
         if var in item_list:
             raise SpecError(f"{BLOCK}.formula", formula, f"{var} is an outcome item, not a predictor")

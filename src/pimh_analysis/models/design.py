@@ -98,6 +98,10 @@ def analysis_frame(df: pd.DataFrame, spec: FormulaSpec, outcomes: Mapping[str, p
     for var in spec.variables:
         if isinstance(frame[var].dtype, pd.CategoricalDtype):
             frame[var] = frame[var].cat.remove_unused_categories()
+            ref = spec.reorder.get(var)
+            if ref is not None and ref in list(frame[var].cat.categories):
+                cats = [ref] + [c for c in frame[var].cat.categories if c != ref]
+                frame[var] = frame[var].cat.reorder_categories(cats)
     return frame, n0, {k: v for k, v in missing.items() if v}
 
 

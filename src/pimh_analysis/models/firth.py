@@ -37,6 +37,9 @@ from scipy import stats
 from .design import Design, ModelDataError, binary_indicator, captured_warnings, warning_messages
 
 INTERCEPT = "Intercept"
+# Boschloo's test costs roughly O(n^2) per table; beyond this n it is skipped (Fisher's
+# test and the large-sample methods agree closely there) and the table says so.
+BOSCHLOO_MAX_N = 400
 
 
 @dataclass
@@ -85,7 +88,8 @@ def _with_const(X: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _crosstab_phrase(x: pd.Series, y: pd.Series, direction: int, label: str, event: str) -> str:
+def _crosstab_phrase(x: pd.Series, y: pd.Series, direction: int, label: str, event: str,
+                     non_event: str | None = None) -> str:
     """For a 0/1 predictor: which cell is empty, in words."""
     x = x.astype(int)
     y = y.astype(int)
@@ -94,12 +98,13 @@ def _crosstab_phrase(x: pd.Series, y: pd.Series, direction: int, label: str, eve
         sub = y[x == level]
         k, m = int(sub.sum()), len(sub)
         if m and k in (0, m):
-            answer = event if k == m else f"not {event}"
+            answer = event if k == m else (non_event or f"not {event}")
             parts.append(f"all {m} respondents {name} answered {answer}")
     return "; ".join(parts)
 
 
-def check_separation(design: Design, y: pd.Series, *, outcome_label: str, event: str = "Yes") -> SeparationReport:
+def check_separation(design: Design, y: pd.Series, *, outcome_label: str, event: str = "Yes",
+                     non_event: str | None = None) -> SeparationReport:
     """Detect (quasi-)complete separation before fitting and explain it in words."""
     from firthmodels import detect_separation
     import scipy.linalg
@@ -121,7 +126,7 @@ def check_separation(design: Design, y: pd.Series, *, outcome_label: str, event:
         phrase = ""
         vals = set(np.unique(design.X[col]))
         if vals <= {0.0, 1.0}:
-            phrase = _crosstab_phrase(design.X[col], y, d, label, event)
+            phrase = _crosstab_phrase(design.X[col], y, d, label, event, non_event)
         sign = "+Inf (odds ratio infinite)" if d > 0 else "-Inf (odds ratio zero)"
         bits.append(f"'{label}' {sign}" + (f": {phrase}" if phrase else ""))
     if not bits:
@@ -318,15 +323,18 @@ def exact_tests(design: Design, y: pd.Series, *, outcome: str, ci_level: float =
         d = int(((x == 0) & (y == 0)).sum())
         table = np.array([[a, b], [c, d]])
         fisher = stats.fisher_exact(table, alternative="two-sided")
-        boschloo = stats.boschloo_exact(table, alternative="two-sided")
+        n_tab = a + b + c + d
+        p_boschloo = (float(stats.boschloo_exact(table, alternative="two-sided").pvalue)
+                      if n_tab <= BOSCHLOO_MAX_N else math.nan)
         orr = odds_ratio(table, kind="conditional")
         ci = orr.confidence_interval(confidence_level=ci_level)
         rows.append({
             "outcome": outcome, "column": col, "term": var, "label": design.label(col),
             "n_exposed_event": a, "n_exposed_no_event": b, "n_unexposed_event": c, "n_unexposed_no_event": d,
             "odds_ratio": float(orr.statistic), "ci_low": float(ci.low), "ci_high": float(ci.high),
-            "ci_method": "exact (conditional)", "p_fisher": float(fisher.pvalue), "p_boschloo": float(boschloo.pvalue),
+            "ci_method": "exact (conditional)", "p_fisher": float(fisher.pvalue), "p_boschloo": p_boschloo,
             "zero_cell": bool(min(a, b, c, d) == 0),
+            "note": "" if n_tab <= BOSCHLOO_MAX_N else f"Boschloo not computed (n > {BOSCHLOO_MAX_N})",
         })
     return pd.DataFrame(rows)
 
@@ -344,10 +352,10 @@ class BinaryModels:
 
 
 def fit_binary_models(design: Design, y: pd.Series, *, outcome: str, outcome_label: str,
-                      event: str = "Yes", ci_level: float = 0.95) -> BinaryModels:
+                      event: str = "Yes", non_event: str | None = None, ci_level: float = 0.95) -> BinaryModels:
     """Separation check, Firth, plain GLM and exact tests for one binary outcome."""
     y = pd.Series(np.asarray(y, dtype=int), index=design.X.index, name=outcome)
-    sep = check_separation(design, y, outcome_label=outcome_label, event=event)
+    sep = check_separation(design, y, outcome_label=outcome_label, event=event, non_event=non_event)
     if sep.rank_deficient:
         raise ModelDataError(sep.message)
     firth = fit_firth(design, y, outcome=outcome, ci_level=ci_level)

@@ -34,7 +34,34 @@ import pandas as pd
 from scipy import stats
 
 from .design import Design, ModelDataError, captured_warnings, warning_messages
-from .likert import to_codes
+from .likert import BARRIER_ITEMS, to_codes
+
+
+def _sparse_safe_global_or():
+    """``GlobalOddsRatio("ordinal")`` that survives empty cells in its cut-point tables.
+
+    statsmodels pools the log odds ratios of the 2x2 tables of every pair of
+    cut points; at n = 34 some of those tables have an empty cell (nobody below
+    the lowest cut on two items, say), the log odds ratio is infinite and the
+    working dependence becomes NaN, which crashes the fit.  This subclass adds
+    the Haldane-Anscombe 0.5 to the cells of those tables only, so on
+    non-sparse data it is identical to statsmodels, and it records that it did.
+    """
+    from statsmodels.genmod.cov_struct import GlobalOddsRatio
+
+    class SparseSafeGlobalOddsRatio(GlobalOddsRatio):
+        corrected_tables = 0
+
+        def pooled_odds_ratio(self, tables):
+            fixed = []
+            for t in tables:
+                if np.any(np.asarray(t) <= 0):
+                    t = np.asarray(t, dtype=np.float64) + 0.5
+                    self.corrected_tables += 1
+                fixed.append(t)
+            return super().pooled_odds_ratio(fixed)
+
+    return SparseSafeGlobalOddsRatio("ordinal")
 
 
 @dataclass
@@ -53,6 +80,7 @@ class GEEFit:
     coefs: pd.DataFrame = field(default_factory=pd.DataFrame)
     global_odds_ratio: float = math.nan
     cov_type: str = "bias_reduced"
+    sparse_tables_corrected: int = 0
 
 
 def long_items(df: pd.DataFrame, design: Design, items: Sequence[str], scale: Sequence[str],
@@ -83,11 +111,10 @@ def fit_ordinal_gee(df: pd.DataFrame, design: Design, items: Sequence[str], scal
                     item_labels: Mapping[str, str] | None = None, maxiter: int = 200) -> GEEFit:
     """Ordinal GEE with GlobalOddsRatio("ordinal") and the bias-reduced sandwich."""
     import statsmodels.api as sm
-    from statsmodels.genmod.cov_struct import GlobalOddsRatio
 
     if reference_item not in items:
         raise ModelDataError(f"reference item {reference_item!r} is not among the modelled items {list(items)}")
-    item_labels = item_labels or {}
+    item_labels = item_labels or BARRIER_ITEMS
     long = long_items(df, design, items, scale, reverse)
     observed = sorted(set(long["y"].tolist()))
     if len(observed) < 2:
@@ -109,12 +136,18 @@ def fit_ordinal_gee(df: pd.DataFrame, design: Design, items: Sequence[str], scal
     fit = GEEFit(n_clusters, len(long), list(items), reference_item, [i for i in reverse if i in items],
                  n_params, df_t, "ok")
     with captured_warnings() as caught:
+        cov_struct = _sparse_safe_global_or()
         model = sm.OrdinalGEE(long["y"].to_numpy(), exog, groups=long["cluster"].to_numpy(),
-                              cov_struct=GlobalOddsRatio("ordinal"))
-        res = model.fit(maxiter=maxiter, cov_type="bias_reduced")
+                              cov_struct=cov_struct)
+        try:
+            res = model.fit(maxiter=maxiter, cov_type="bias_reduced")
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            res = None
+            fit.message = f"GEE failed: {str(exc).splitlines()[0]}"
     fit.warnings = warning_messages(caught)
+    fit.sparse_tables_corrected = int(cov_struct.corrected_tables)
     if res is None:
-        fit.status, fit.message = "not fitted", "GEE did not produce estimates"
+        fit.status, fit.message = "not fitted", fit.message or "GEE did not produce estimates"
         return fit
     fit.converged = bool(getattr(res, "converged", True))
     try:
@@ -152,6 +185,13 @@ def fit_ordinal_gee(df: pd.DataFrame, design: Design, items: Sequence[str], scal
             "p_value": p, "reference": ref,
         })
     fit.coefs = pd.DataFrame(rows)
-    if not fit.converged and not fit.message:
-        fit.message = "GEE iterations did not converge; estimates are unreliable"
+    notes = []
+    if fit.message:
+        notes.append(fit.message)
+    if not fit.converged:
+        notes.append("GEE iterations did not converge; estimates are unreliable")
+    if fit.sparse_tables_corrected:
+        notes.append("sparse answers: 0.5 added to the empty cells of some cut-point tables when estimating the "
+                     "working global odds ratio (affects the working dependence only; the sandwich keeps inference valid)")
+    fit.message = "; ".join(notes)
     return fit

@@ -56,3 +56,18 @@ def cannot_show_lines(detectable_or: float, n: int) -> list[str]:
         "are not causal and may not generalise to all specialist health visitors.",
         "Many tests are run; none is corrected for multiplicity. Treat p-values as descriptive.",
     ]
+
+
+def one_stream_per_cell(interval: float = 3600.0) -> None:
+    """Make each cell's printed output arrive as one stream message.
+
+    ipykernel flushes stdout every 0.2 s while a cell runs, so how a cell's
+    prints are split into stream outputs depends on timing and the executed
+    notebook differs between identical runs.  Raising the flush interval leaves
+    only the flush at the end of each cell.  Harmless outside a kernel.
+    """
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "flush_interval"):
+            stream.flush_interval = interval

@@ -57,17 +57,12 @@ PROVIDER_LABELS = {
 
 
 def wilson_interval(count: int, nobs: int, ci_level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for count/nobs.
-
-    Private stand-in: ``pimh_analysis.stats.wilson_ci`` is being written by
-    another engineer; switch to it when it lands (same method, statsmodels'
-    ``proportion_confint(method="wilson")``).
-    """
-    from statsmodels.stats.proportion import proportion_confint
+    """Wilson score interval for count/nobs (proportion scale), via :func:`pimh_analysis.stats.wilson_ci`."""
+    from ..stats import wilson_ci
 
     if nobs <= 0:
         return (math.nan, math.nan)
-    lo, hi = proportion_confint(count, nobs, alpha=1.0 - ci_level, method="wilson")
+    lo, hi = wilson_ci(int(count), int(nobs), ci_level)
     return float(lo), float(hi)
 
 

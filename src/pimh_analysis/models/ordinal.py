@@ -367,7 +367,8 @@ def collapsed_sensitivity(design: Design, y_binary: pd.Series, po: OrdinalFit | 
     if n_ev in (0, len(y)):
         info.update(status="not fitted", message=f"every respondent is on one side ({n_ev}/{len(y)} {event_label})")
         return pd.DataFrame(), info
-    sep = check_separation(design, y, outcome_label=f"{item} ({event_label})", event=event_label)
+    sep = check_separation(design, y, outcome_label=f"{item} ({event_label})", event=event_label,
+                           non_event=f"not {event_label}")
     f = fit_firth(design, y, outcome=item, ci_level=ci_level)
     info.update(separation=sep.separated, message=sep.message if sep.separated else f.message,
                 converged=f.converged, warnings=" | ".join(f.warnings))

@@ -18,7 +18,12 @@ command), so a model is specified by strings:
 ``recode``
     optional regrouping of categorical *predictors* before modelling:
     ``"q04a_pay_band: Band 6 or below=Band 4+Band 5+Band 6; Band 7=Band 7;
-    Band 8 or above=Band 8+Band 9"``; several variables separated by ``|``.
+    Band 8 or above=Band 8+Band 9; missing=My position is outside NHS"``; a group
+    named ``missing`` (or ``exclude``) sends its answers to missing; several
+    variables separated by ``|``.
+``references``
+    reference levels without quotes (quotes cannot pass through dvc.yaml's
+    ``-y '{...}'``): ``"q04a_pay_band=Band 7"``; several separated by ``;``.
 ``items`` / ``outcomes``
     comma-separated variable names, or ``all`` for the default set.
 
@@ -42,6 +47,11 @@ import pandas as pd
 # are treated as missing in every model.  TODO: read them from
 # instrument.load_codebook().missing_codes once the codebook module lands.
 MISSING_CODES: tuple[str, ...] = ("Prefer not to say", "Prefer to not answer", "Don't know")
+
+# A recode group with one of these names sends its answers to missing (excluded), e.g.
+# "q04a_pay_band: Band 6 or below=Band 4+Band 5+Band 6; Band 7 or above=Band 7+Band 8+Band 9;
+# missing=My position is outside NHS".
+EXCLUDE_GROUPS = frozenset({"missing", "exclude"})
 
 # Names patsy knows as functions/contrasts; everything else in a formula is a variable.
 _PATSY_NAMES = frozenset({
@@ -73,12 +83,19 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
 
 @dataclass(frozen=True)
 class FormulaSpec:
-    """A parsed, validated right-hand side."""
+    """A parsed, validated right-hand side.
+
+    ``references`` holds every reference level (from ``Treatment('...')`` in the
+    formula or from the ``references`` parameter); ``reorder`` holds those from
+    the parameter, which :mod:`.design` applies by moving the level first (the
+    reference of patsy's default treatment coding).
+    """
 
     rhs: str
     variables: tuple[str, ...]
     references: Mapping[str, str] = field(default_factory=dict)
     param: str = "formula"
+    reorder: Mapping[str, str] = field(default_factory=dict)
 
 
 def _factor_variables(code: str) -> tuple[list[str], dict[str, str]]:
@@ -168,6 +185,44 @@ def check_formula_against(spec: FormulaSpec, df: pd.DataFrame) -> None:
                             f"one of {levels}")
 
 
+def parse_references(text: str | None, spec: FormulaSpec, df: pd.DataFrame, param: str = "references") -> FormulaSpec:
+    """Reference levels without quotes: ``"q04a_pay_band=Band 7; q02_years_in_role=1 to 5 years"``.
+
+    Quotes cannot travel through ``dvc.yaml``'s ``-y '{...}'`` command, so
+    params.yaml sets reference categories here rather than with patsy's
+    ``Treatment('...')``.  Each variable must be a categorical predictor in the
+    formula and the level one of its substantive answers.
+    """
+    if text is None or not str(text).strip():
+        return spec
+    reorder: dict[str, str] = {}
+    for part in [p.strip() for p in str(text).split(";") if p.strip()]:
+        seps = [i for i in (part.find("="), part.find(":")) if i >= 0]
+        if not seps:
+            raise SpecError(param, text, f"the part {part!r} has no '='", "variable=Level; variable2=Level")
+        var, level = part[:min(seps)].strip(), part[min(seps) + 1:].strip()
+        if var not in spec.variables:
+            raise SpecError(param, text, f"{var!r} is not a predictor in the formula {spec.rhs!r}"
+                            f"{_suggest(var, spec.variables)}", f"one of {list(spec.variables)}")
+        if var in spec.references:
+            raise SpecError(param, text, f"{var} already has a reference level in the formula (Treatment)",
+                            "one place only")
+        s = df[var] if var in df.columns else None
+        if s is None or not (isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
+            raise SpecError(param, text, f"{var} is not categorical (binary 0/1 predictors compare 1 with 0)",
+                            "a categorical predictor such as q04a_pay_band")
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            levels = [str(c) for c in s.cat.categories if str(c) not in MISSING_CODES]
+        else:
+            levels = sorted({str(v) for v in s.dropna().unique() if str(v) not in MISSING_CODES})
+        if level not in levels:
+            raise SpecError(param, text, f"reference level {level!r} is not a level of {var}{_suggest(level, levels)}",
+                            f"one of {levels}")
+        reorder[var] = level
+    return FormulaSpec(rhs=spec.rhs, variables=spec.variables, references={**spec.references, **reorder},
+                       param=spec.param, reorder=reorder)
+
+
 # --- lists of variables ------------------------------------------------------
 
 def parse_list(value: str, param: str, allowed: Sequence[str], default: Sequence[str] | None = None) -> list[str]:
@@ -213,7 +268,7 @@ class CollapseRule:
     def group_labels(self) -> list[str]:
         if self.binary:
             return [f"not {self.event_label}", self.event_label]
-        return [g for g, _ in self.groups]
+        return [g for g, _ in self.groups if g.lower() not in EXCLUDE_GROUPS]
 
     def apply(self, series: pd.Series, scale: Sequence[str] | None = None) -> pd.Series:
         """Recode ``series`` (labels).  Binary rules give nullable Int8 0/1; others an ordered categorical.
@@ -237,7 +292,7 @@ class CollapseRule:
                 raise SpecError(self.param, self.text, f"the data hold an answer {v!r} outside the scale",
                                 f"one of {list(scale)}")
             if v in mapping:
-                out.append(mapping[v])
+                out.append(None if mapping[v].lower() in EXCLUDE_GROUPS else mapping[v])
             elif self.binary:
                 out.append(f"not {self.event_label}")
             else:

@@ -18,7 +18,8 @@ import pandas as pd
 from . import firth, likert, power
 from .barriers import check_level, check_positive
 from .design import ModelDataError, build_design
-from .spec import CollapseRule, FormulaSpec, SpecError, apply_recode, parse_collapse, parse_formula, parse_list, parse_recode
+from .spec import (CollapseRule, FormulaSpec, SpecError, apply_recode, check_formula_against, parse_collapse,
+                   parse_formula, parse_list, parse_recode, parse_references)
 
 BLOCK = "supervision"
 OUTCOME_LABELS = {
@@ -39,9 +40,13 @@ class SupervisionSpec:
 
 
 def parse_supervision_params(df: pd.DataFrame, *, formula: str, outcomes: str, collapse: str = "access=Yes",
-                             recode: str | None = "", ci_level: float = 0.95,
+                             recode: str | None = "", references: str | None = "", ci_level: float = 0.95,
                              min_events_per_parameter: float = 10) -> SupervisionSpec:
+    rec = parse_recode(recode or "", df, f"{BLOCK}.recode")
+    recoded = apply_recode(df, rec)
     spec = parse_formula(formula, f"{BLOCK}.formula")
+    check_formula_against(spec, recoded)
+    spec = parse_references(references, spec, recoded, f"{BLOCK}.references")
     outs = parse_list(outcomes, f"{BLOCK}.outcomes", [c for c in df.columns], list(OUTCOME_LABELS))
     rule = parse_collapse(collapse, YES_NO, f"{BLOCK}.collapse")
     if not rule.binary:
@@ -49,7 +54,7 @@ def parse_supervision_params(df: pd.DataFrame, *, formula: str, outcomes: str, c
     for var in spec.variables:
         if var in outs:
             raise SpecError(f"{BLOCK}.formula", formula, f"{var} is an outcome, not a predictor")
-    return SupervisionSpec(spec, outs, rule, parse_recode(recode or "", df, f"{BLOCK}.recode"),
+    return SupervisionSpec(spec, outs, rule, rec,
                            check_level(ci_level, f"{BLOCK}.ci_level"),
                            check_positive(min_events_per_parameter, f"{BLOCK}.min_events_per_parameter"))
 
@@ -81,8 +86,10 @@ def run_supervision(df: pd.DataFrame, spec: SupervisionSpec) -> SupervisionResul
         y = spec.collapse.apply(data[outcome], None)
         try:
             design = build_design(data, spec.formula, {"y": y})
+            others = [v for v in YES_NO if v not in spec.collapse.event_levels]
             models = firth.fit_binary_models(design, design.data["y"], outcome=outcome, outcome_label=label,
-                                             event=spec.collapse.event_levels[0], ci_level=spec.ci_level)
+                                             event=" or ".join(spec.collapse.event_levels),
+                                             non_event=" or ".join(others) or None, ci_level=spec.ci_level)
         except ModelDataError as exc:
             infos.append({"outcome": outcome, "model": "Firth logistic", "status": "not fitted", "message": str(exc)})
             seps.append({"outcome": outcome, "separated": None, "infinite_columns": "", "message": str(exc)})
