@@ -253,7 +253,7 @@ def typed_frame(enc: Encoded, book: Codebook, take: np.ndarray, *, mask_free_tex
     cols["finished"][fin < 0] = pd.NA
     cols["recorded_date"] = pd.Series(pd.to_datetime(enc.text["recorded_date"].iloc[take].astype(object),
                                                      format="%Y-%m-%dT%H:%M:%S", errors="coerce").to_numpy(),
-                                      index=idx).astype("datetime64[s]")
+                                      index=idx).astype("datetime64[ms]")
     for col in book.columns:
         var = col.var
         if col.is_tick:
