@@ -105,6 +105,18 @@ def pipeline_env_for():
     return pipeline_env
 
 
+# --- scheduling -------------------------------------------------------------------
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the slow ``pipeline`` tests first (stable sort: every other order is kept).
+
+    With ``-n 2 --dist loadscope --no-loadscope-reorder`` (pyproject.toml) xdist
+    hands out modules in this order, so the pipeline module, the longest single
+    unit, starts at once on one worker while the other runs everything else.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("pipeline") is None)
+
+
 # --- nbval sandbox ----------------------------------------------------------------
 
 try:

@@ -114,11 +114,23 @@ def descendants(lock: dict[str, dict], starts: set[str]) -> set[str]:
     return found
 
 
-def choose_param(params: dict[str, dict[str, object]]) -> tuple[str, object, set[str]] | None:
-    """A numeric parameter a model stage lists (fewest stages first), else any numeric one.
+MODEL_CODE = "src/pimh_analysis/models"
 
-    Returns ``(dotted key, value, stages listing it)`` or None when no stage lists
-    a number or a boolean.
+
+def model_stages(lock: dict[str, dict]) -> set[str]:
+    """Stages that fit models: they depend on the models package, or their name says so."""
+    return {
+        name for name, stage in lock.items()
+        if "model" in name or any(d["path"].startswith(MODEL_CODE) for d in stage.get("deps", []))
+    }
+
+
+def choose_param(params: dict[str, dict[str, object]], prefer: set[str] = frozenset()) -> tuple[str, object, set[str]] | None:
+    """A numeric parameter listed by a stage in ``prefer`` (model stages), else by any stage.
+
+    Numbers before booleans, then the key listed by the fewest stages (the
+    cheapest rerun), then alphabetical.  Returns ``(dotted key, value, stages
+    listing it)``, or None when no stage lists a number or a boolean.
     """
     users: dict[str, set[str]] = {}
     values: dict[str, object] = {}
@@ -127,7 +139,7 @@ def choose_param(params: dict[str, dict[str, object]]) -> tuple[str, object, set
             users.setdefault(key, set()).add(stage)
             values[key] = value
 
-    def kind(value) -> int:  # prefer numbers over booleans
+    def kind(value) -> int:  # 0 number, 1 boolean, 2 anything else
         if isinstance(value, bool):
             return 1
         return 0 if isinstance(value, (int, float)) else 2
@@ -135,9 +147,8 @@ def choose_param(params: dict[str, dict[str, object]]) -> tuple[str, object, set
     candidates = [k for k in users if kind(values[k]) < 2]
     if not candidates:
         return None
-    model_keys = [k for k in candidates if any("model" in s for s in users[k]) or "model" in k]
-    pool = model_keys or candidates
-    key = min(pool, key=lambda k: (kind(values[k]), len(users[k]), k))
+    preferred = [k for k in candidates if users[k] & prefer]
+    key = min(preferred or candidates, key=lambda k: (kind(values[k]), len(users[k]), k))
     return key, values[key], users[key]
 
 
@@ -377,7 +388,7 @@ def test_second_repro_is_a_noop(scratch):
 
 def test_param_change_reruns_only_its_stages(scratch):
     lock = lock_stages(scratch.root)
-    chosen = choose_param(stage_params(lock))
+    chosen = choose_param(stage_params(lock), prefer=model_stages(lock))
     if chosen is None:
         pytest.skip("no stage lists a numeric or boolean parameter in params.yaml to change")
     key, value, users = chosen
@@ -486,6 +497,8 @@ SYNTHETIC_LOCK = {
     "site": {"deps": [{"path": "reports/tables"}], "outs": [{"path": "reports/site"}], "params": {}},
     "interviews": {"deps": [{"path": "data/raw/interviews"}], "outs": [{"path": "reports/tables/interviews"}],
                    "params": {"params.yaml": {"interviews.min_segments": 2}}},
+    "barriers": {"deps": [{"path": "src/pimh_analysis/models/likert.py"}], "outs": [{"path": "reports/tables/b"}],
+                 "params": {"params.yaml": {"barriers": {"seed": 7, "formula": "y ~ x", "robust": True}}}},
 }
 
 
@@ -499,7 +512,11 @@ def test_harness_top_level_metrics_and_plots():
 def test_harness_param_choice_and_dag():
     params = stage_params(SYNTHETIC_LOCK)
     assert params["clean@wave1"] == {"clean.min_progress": 50}
-    assert choose_param(params) == ("models.barriers.alpha", 0.05, {"model"})
+    assert model_stages(SYNTHETIC_LOCK) == {"model", "barriers"}
+    assert choose_param(params, prefer={"model"}) == ("models.barriers.alpha", 0.05, {"model"})
+    assert choose_param(params, prefer={"barriers"}) == ("barriers.seed", 7, {"barriers"})
+    assert choose_param(params)[0] == "barriers.seed"  # no preference: fewest stages, then name
+    assert choose_param({"a": {"x.formula": "y ~ x"}}) is None
     assert descendants(SYNTHETIC_LOCK, {"clean@wave1"}) == {"model", "site"}
     assert descendants(SYNTHETIC_LOCK, {"interviews"}) == {"site"}
     assert descendants(SYNTHETIC_LOCK, {"site"}) == set()
