@@ -244,7 +244,13 @@ def _counts(values: pd.Series, categories: Sequence[str]) -> tuple[dict[str, int
 
 @lru_cache(maxsize=65536)
 def _two_proportions(x_new: int, n_new: int, x_base: int, n_base: int, level: float, boschloo: bool) -> tuple:
-    row = stats.compare_proportions(x_new, n_new, x_base, n_base, level=level, boschloo=boschloo)
+    import warnings
+
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        # statsmodels' score test also computes a ratio and odds ratio, which divide by zero
+        # when a wave has no successes; the test statistic itself is unaffected
+        warnings.simplefilter("ignore", RuntimeWarning)
+        row = stats.compare_proportions(x_new, n_new, x_base, n_base, level=level, boschloo=boschloo)
     return tuple(sorted(row.items()))
 
 

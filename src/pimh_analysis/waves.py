@@ -497,28 +497,44 @@ def iter_answer_vars(book: Codebook, item_ids: Iterable[str]) -> list[str]:
 DROPPED_RULE_NOTE = "its question was dropped in this wave (codebook_changes)"
 
 
-def relax_dropped(report, absent: Iterable[str]):
-    """``report`` with ``missing_column`` errors for ``absent`` variables downgraded to warnings.
+def relax_dropped_issues(issues: Iterable, absent: Iterable[str]) -> list:
+    """``issues`` with ``missing_column`` errors for ``absent`` variables downgraded to warnings.
 
     A wave that dropped a question has no column for it; the readers report that as
     ``missing_column``.  When the wave declares the question dropped (``codebook_changes``
-    in its wave.yaml or column map), the missing column is expected: it is kept in the
-    report, as a warning saying why.
+    in its wave.yaml or column map), the missing column is expected: it stays in the
+    report, as a warning saying why.  Works on a reader's issues (``ReadResult.issues``)
+    as on a validation report's.
     """
     from dataclasses import replace
 
+    absent = set(absent)
+    out = []
+    for i in issues:
+        if absent and i.rule == "missing_column" and i.severity == "error" and i.variable in absent:
+            i = replace(i, severity="warning", message=f"{i.message}: expected, {DROPPED_RULE_NOTE}")
+        out.append(i)
+    return out
+
+
+def relax_dropped(report, absent: Iterable[str]):
+    """A :class:`~pimh_analysis.validate.ValidationReport` with :func:`relax_dropped_issues` applied."""
     from .validate import ValidationReport
 
-    absent = set(absent)
-    if not absent:
-        return report
-    issues = []
-    for i in report.issues:
-        if i.rule == "missing_column" and i.severity == "error" and i.variable in absent:
-            i = replace(i, severity="warning", message=f"{i.message}: expected, {DROPPED_RULE_NOTE}")
-        issues.append(i)
-    return ValidationReport(file=report.file, format=report.format, n_rows=report.n_rows, issues=issues,
-                            encoding=report.encoding)
+    return ValidationReport(file=report.file, format=report.format, n_rows=report.n_rows,
+                            issues=relax_dropped_issues(report.issues, absent), encoding=report.encoding)
+
+
+def read_wave_export(name: str, book: Codebook | None = None):
+    """Read an added wave's export as its wave.yaml says, with its dropped questions' missing columns
+    downgraded to warnings (a :class:`~pimh_analysis.readers.base.ReadResult`)."""
+    from .readers import read_survey
+
+    book = book or load_codebook()
+    wave = load_wave(name)
+    read = read_survey(wave.export_path, wave.format, str(wave.map_path) if wave.map_path else None, codebook=book,
+                       file=paths.rel(wave.export_path))
+    return read._replace(issues=relax_dropped_issues(read.issues, wave.changes.absent_vars(book)))
 
 
 def validate_export(export: Path, fmt: str, map_path: Path | None, changes: CodebookChanges,
