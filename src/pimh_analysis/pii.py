@@ -4,8 +4,8 @@
 
 * e-mail addresses (also ``name [at] nhs.net``) -> ``[EMAIL]``
 * URLs (``http(s)://``, ``www.``, bare domains such as ``trust.nhs.uk``) -> ``[URL]``
-* UK phone numbers (``+44``/``0044``/``0`` then 9-10 digits, spaced, dashed or
-  bracketed: ``07700 900123``, ``+44 (0)20 7946 0000``, ``(0161) 496 0000``) -> ``[PHONE]``
+* UK phone numbers (``+44``/``0044``/``0`` then 9-10 digits, 11 tolerated as a typo; spaced,
+  dashed or bracketed: ``07700 900123``, ``+44 (0)20 7946 0000``, ``(0161) 496 0000``) -> ``[PHONE]``
 * 10-digit identifiers (NHS numbers, ``943 476 5919``) -> ``[ID]``
 * post codes, full (``OX3 7LE``) and partial (an outward code of a real UK area,
   ``OX3``, ``SW1A``) -> ``[POSTCODE]``
@@ -46,10 +46,10 @@ _EMAIL = re.compile(
     r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
     r"|[A-Za-z0-9._%+'-]+\s*(?:\[at\]|\(at\))\s*[A-Za-z0-9-]+(?:\s*(?:\.|\[dot\]|\(dot\))\s*[A-Za-z0-9-]+)+"
     r"|[A-Za-z0-9._%+'-]+\s+at\s+[A-Za-z0-9-]+(?:\s+dot\s+[A-Za-z0-9-]+)+", re.IGNORECASE)
-_URL = re.compile(r"(?:\b(?:https?|ftp)://|\bwww\.)[^\s<>\"')\]]+"
+_URL = re.compile(r"(?:\b(?:https?|ftp)://|\bwww\.)[^\s<>\"')\]]*[^\s<>\"')\].,;:!?]"
                   r"|\b(?:[a-z0-9-]+\.)+(?:com|org|net|uk|gov|nhs|io|info|co|eu|scot|wales)(?:\.[a-z]{2,3})?"
-                  r"(?:/[^\s<>\"')\]]*)?(?![\w.@])", re.IGNORECASE)
-_PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)\s*44\s*(?:\(\s*0\s*\)\s*)?|\(?\s*0)(?:[\s\-().]*\d){9,10}(?!\d)")
+                  r"(?:/[^\s<>\"')\]]*[^\s<>\"')\].,;:!?])?(?![\w@])", re.IGNORECASE)
+_PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)\s*44\s*(?:\(\s*0\s*\)\s*)?|\(?\s*0)(?:[\s\-().]*\d){9,11}(?!\d)")
 _ID10 = re.compile(r"(?<!\d)\d{3}[\s-]?\d{3}[\s-]?\d{4}(?!\d)")
 _POSTCODE_FULL = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.IGNORECASE)
 
