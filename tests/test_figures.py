@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from pimh_analysis import audit  # noqa: E402
 from pimh_analysis import figures as F  # noqa: E402
 from pimh_analysis import paths  # noqa: E402
 from pimh_analysis import tables as T  # noqa: E402
@@ -42,7 +43,7 @@ SOURCES = {
 @pytest.fixture(scope="module")
 def tables():
     needed = sorted({t for ts in SOURCES.values() for t in ts})
-    return T.build_tables(respondents_frame(), load_codebook(), only=needed)
+    return T.build_tables(respondents_frame(), load_codebook(), audit.load_register(), only=needed)
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +89,7 @@ def test_demography_draws_the_published_cells_and_omits_empty_ones(data):
     assert (d["n"] > 0).all()
     band7 = d[(d["panel"] == "NHS pay band") & (d["label"] == "Band 7")].iloc[0]
     assert (band7["n"], band7["denominator"]) == (27, 34)
+    assert "DT-BAND-B7-N" in band7["register_ids"].split("|")  # carried from the table, for provenance
 
 
 def test_bar_figures_are_sorted_and_over_the_right_denominator(data, tables):
@@ -148,7 +150,11 @@ def test_saved_data_csv_is_the_figure_data_and_two_saves_are_byte_identical(tabl
     first = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
     assert set(first) == {"f06_assessment_tools.png", "f06_assessment_tools.svg", "f06_assessment_tools.data.csv"}
     written = pd.read_csv(folder / "f06_assessment_tools.data.csv")
-    pd.testing.assert_frame_equal(written, fig.data.reset_index(drop=True), check_dtype=False)
+    expected = fig.data.reset_index(drop=True)
+    for col in ("register_ids", "series"):  # blank text reads back as missing
+        written[col] = written[col].fillna("").astype(str)
+        expected[col] = expected[col].fillna("").astype(str)
+    pd.testing.assert_frame_equal(written, expected, check_dtype=False)
     F.save(fig, "wave1", dpi=60)
     second = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
     assert first == second

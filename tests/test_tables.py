@@ -256,6 +256,23 @@ def test_single_choice_blocks_add_up_to_their_denominator(tables):
             assert g["n"].sum() == g["denominator"].iloc[0], (t.table_id, block)
 
 
+def test_an_item_missing_from_a_wave_is_left_out_with_a_note(df, book):
+    dropped = df.drop(columns=[c.var for c in book.group("Q19b")] + ["q19d_sup_frequency", "q43_retention"])
+    t = T.build_tables(dropped, book, only=["t05_supervision", "t16_barriers"])
+    t05 = t["t05_supervision"]
+    assert set(t05.cells["item_id"]) == {"Q18", "Q19a", "Q19c", "Q19e"}
+    assert any("Q19b" in n for n in t05.notes) and any("Q19d" in n for n in t05.notes)
+    assert "q43_retention" not in set(t["t16_barriers"].cells["variable"])
+    assert len(t["t16_barriers"].cells) == 7 * 6
+
+
+def test_display_rounds_half_up_like_the_report(tables):
+    """9 of 16 is 56.25%: the report prints 56.3 (FS-04); Python's float formatting would give 56.2."""
+    shown = T.display_frame(tables["t05_supervision"])
+    row = shown[shown["Answer"] == "Safeguarding"].iloc[0]
+    assert (row["n"], row["N"], row["%"]) == ("9", "16", "56.3")
+
+
 def test_unknown_answer_is_an_error(df, book):
     bad = df.copy()
     bad["q03_age"] = bad["q03_age"].astype(object)
@@ -304,11 +321,11 @@ def test_population_must_fit_for_a_link(df, book, register):
 
 def test_in_text_differences_are_all_known_contradictions(tables, register):
     it = T.in_text_statistics(tables, register)
-    assert {"register_id", "published", "rebuilt", "same", "population"} <= set(it.columns)
+    assert {"register_ids", "published", "rebuilt", "same", "population"} <= set(it.columns)
     differ = it[it["same"] == "no"]
-    assert differ["contradiction"].str.match(r"C\d{2}").all(), differ[["register_id", "published", "rebuilt"]]
+    assert differ["contradiction"].str.match(r"C\d{2}").all(), differ[["register_ids", "published", "rebuilt"]]
     # the demography counts and Q39 percentages print as published
-    same = it.set_index("register_id")["same"]
+    same = it.drop_duplicates("register_ids").set_index("register_ids")["same"]
     assert same["DT-BAND-B7-N"] == "yes" and same["FW-04"] == "yes"
 
 

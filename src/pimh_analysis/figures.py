@@ -19,7 +19,9 @@ is what :func:`pimh_analysis.outputs.save_figure` writes as
 ``<figure_id>.data.csv``; tests check it rather than the image.  Every frame
 keeps the table contract's ``n``, ``denominator``, ``percent``, ``ci_low``,
 ``ci_high`` columns (Wilson intervals, percent scale) plus ``panel``, ``label``,
-``series`` and drawing order.  Every title or panel title gives n.
+``series``, drawing order and the cells' ``register_ids`` (so the provenance
+manifest links a figure to the published numbers it shows).  Every title or
+panel title gives n.
 
 Likert bars for Q43 and forest plots are in :mod:`pimh_analysis.models.figures`;
 the interview figure is in :mod:`pimh_analysis.interviews`.
@@ -37,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from . import outputs
+from .rounding import percent_string
 
 #: Okabe & Ito (2008) colour-blind-safe qualitative palette, strongest colours first.
 PALETTE: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000")
@@ -51,6 +54,7 @@ FONT = "DejaVu Sans"
 WIDTH = 7.0  # inches: fits a page or a two-column spread
 DATA_COLUMNS: tuple[str, ...] = (
     "panel", "order", "label", "series", "variable", "n", "denominator", "percent", "ci_low", "ci_high",
+    "register_ids",
 )
 
 _RC: dict[str, Any] = {
@@ -158,6 +162,8 @@ def _frame(cells: pd.DataFrame, panel: str, *, label: str = "label", series: str
         "percent": pd.to_numeric(cells["percent"], errors="coerce").astype(float).values,
         "ci_low": pd.to_numeric(cells["ci_low"], errors="coerce").astype(float).values,
         "ci_high": pd.to_numeric(cells["ci_high"], errors="coerce").astype(float).values,
+        "register_ids": (cells["register_ids"].fillna("").astype(str).values if "register_ids" in cells.columns
+                         else ""),
     })
     if sort:
         key = out.groupby("label", sort=False)["percent"].transform("max").fillna(-1.0)
@@ -338,7 +344,7 @@ def _hbars(ax, d: pd.DataFrame, *, colour: str = BAR_COLOUR, wrap_at: int = 44, 
                 elinewidth=0.8, capsize=2, zorder=3)
     if annotate:
         for yi, p, n, dd, h in zip(y, pct, d["n"], d["denominator"], hi):
-            text = "suppressed" if np.isnan(p) else f"{p:.0f}% ({int(n)}/{int(dd)})"
+            text = "suppressed" if np.isnan(p) else f"{percent_string(int(n), int(dd), 0)}% ({int(n)}/{int(dd)})"
             ax.text((h if not np.isnan(h) else 0) + 1.5, yi, text, va="center", ha="left", fontsize=6.5, color="#333333")
     ax.set_yticks(y, [wrap(t, wrap_at) for t in d["label"]])
     ax.invert_yaxis()
@@ -489,9 +495,10 @@ def plot_stacked(data: pd.DataFrame, *, title: str, levels_by_panel: Mapping[str
                         edgecolor="white", linewidth=0.5)
                 r, g, b = col[:3]
                 txt_col = "black" if (0.299 * r + 0.587 * g + 0.114 * b) > 0.5 else "white"
-                for yi, (x0, wi) in enumerate(zip(left, w)):
-                    if wi >= 8:
-                        ax.text(x0 + wi / 2, yi, f"{wi:.0f}", ha="center", va="center", fontsize=6.5, color=txt_col)
+                for yi, (x0, wi, n, dd) in enumerate(zip(left, w, sub["n"], sub["denominator"])):
+                    if wi >= 8 and not pd.isna(n) and not pd.isna(dd):
+                        ax.text(x0 + wi / 2, yi, percent_string(int(n), int(dd), 0), ha="center", va="center",
+                                fontsize=6.5, color=txt_col)
                 left += w
             if annotations:
                 for yi, lab in enumerate(labels):
@@ -712,10 +719,17 @@ def save(figure: Figure, group: str, *, dpi: int = 300, close: bool = True) -> d
 
 def build_and_save_all(tables: Mapping[str, Any], group: str, *, dpi: int = 300,
                        only: Sequence[str] | None = None) -> list[tuple[str, str]]:
-    """Draw, save and close every figure; returns ``(figure_id, caption)`` pairs."""
+    """Draw, save and close every figure; returns ``(figure_id, caption)`` pairs.
+
+    The ``[pimh] wrote`` lines are printed in one write at the end
+    (:func:`pimh_analysis.tables.announce_once`), so executed notebooks are stable.
+    """
+    from .tables import announce_once
+
     out = []
-    for fid in only or FIGURE_IDS:
-        f = build_figure(tables, fid)
-        save(f, group, dpi=dpi)
-        out.append((fid, f.caption))
+    with announce_once():
+        for fid in only or FIGURE_IDS:
+            f = build_figure(tables, fid)
+            save(f, group, dpi=dpi)
+            out.append((fid, f.caption))
     return out

@@ -43,10 +43,13 @@ and the replica notice) through :func:`pimh_analysis.outputs.save_table`.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import re
-from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Mapping, Sequence
+import sys
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import pandas as pd
 
@@ -171,6 +174,10 @@ def _id_sort_key(rid: str) -> tuple:
 # --- cell builders ---------------------------------------------------------------------------
 
 
+class ItemNotInData(KeyError):
+    """The respondent table has no column for an item (e.g. a later wave dropped the question)."""
+
+
 def text_frame(df: pd.DataFrame) -> pd.DataFrame:
     """Every column as text (``string`` dtype): labels as is, ticks ``1``/``0``, missing as NA.
 
@@ -259,6 +266,8 @@ def single_cells(
     if categories is None or item_id is None:
         raise ValueError(f"{var}: not a codebook variable; give categories and item_id")
     population = population if population is not None else "all_respondents"
+    if var not in df.columns:
+        raise ItemNotInData(f"{item_id} ({var})")
     text = _s(df, var)
     answered = _eligible(df, book, var) & text.notna()
     if base == "valid":
@@ -306,7 +315,7 @@ def item_answered(df: pd.DataFrame, book: Any, item_id: str) -> pd.Series:
     cols = _tick_columns(book, item_id)
     present = [c.var for c in cols if c.var in df.columns]
     if not present:
-        raise KeyError(f"no column of {item_id} is in the data")
+        raise ItemNotInData(item_id)
     answered = pd.Series(False, index=df.index)
     for v in present:
         answered |= _s(df, v).notna()
@@ -326,7 +335,9 @@ def tick_cells(
     cols = _tick_columns(book, item_id)
     answered = item_answered(df, book, item_id)
     shown = _tick_columns(book, item_id, vars) if vars is not None else cols
-    needed = {c.var for c in shown} | {m for members in (any_of or {}).values() for m in members}
+    shown = [c for c in shown if c.var in df.columns]  # an option a wave dropped is left out
+    any_of = {name: members for name, members in (any_of or {}).items() if all(m in df.columns for m in members)}
+    needed = {c.var for c in shown} | {m for members in any_of.values() for m in members}
     ticked = {c.var: (_s(df, c.var) == "1").fillna(False).astype(bool) & answered for c in cols if c.var in needed}
     counts: dict[str, int] = {}
     per_row: dict[str, dict[str, Any]] = {}
@@ -335,7 +346,7 @@ def tick_cells(
         counts[c.var] = int(ticked[c.var].sum())
         per_row[c.var] = {"variable": c.var, "label": lab, "category": TICKED, "values": "1", "kind": "tick",
                           "_answer": lab}
-    for name, members in (any_of or {}).items():
+    for name, members in any_of.items():
         expr = f"any({'|'.join(members)})"
         hit = pd.Series(False, index=df.index)
         for m in members:
@@ -359,9 +370,10 @@ def matrix_cells(
 ) -> list[dict[str, Any]]:
     """Every row of a matrix / Likert item: its answer distribution (each row its own block)."""
     out: list[dict[str, Any]] = []
-    for c in book.group(item_id):
-        if not c.is_choice:
-            continue
+    cols = [c for c in book.group(item_id) if c.is_choice and c.var in df.columns]
+    if not cols:
+        raise ItemNotInData(item_id)
+    for c in cols:
         out += single_cells(df, book, c.var, level=level, combine=combine, categories=categories,
                             block=block_format.format(label=c.option_label, item=item_id))
     return out
@@ -370,9 +382,10 @@ def matrix_cells(
 def ranking_cells(df: pd.DataFrame, book: Any, item_id: str, *, level: float = stats.DEFAULT_LEVEL) -> list[dict[str, Any]]:
     """A ranking item: each statement's distribution of ranks (1 = most important) and its mean rank."""
     out: list[dict[str, Any]] = []
-    for c in book.group(item_id):
-        if not c.ranking:
-            continue
+    cols = [c for c in book.group(item_id) if c.ranking and c.var in df.columns]
+    if not cols:
+        raise ItemNotInData(item_id)
+    for c in cols:
         rows = single_cells(df, book, c.var, level=level, block=c.option_label)
         ranks = pd.to_numeric(_s(df, c.var), errors="coerce")
         mean = float(ranks[_eligible(df, book, c.var)].dropna().mean()) if ranks.notna().any() else math.nan
@@ -395,6 +408,8 @@ def text_mention_cells(
     (masked) text.  Mentions are over respondents who wrote an answer.
     """
     col = book.column(var)
+    if var not in df.columns:
+        raise ItemNotInData(f"{col.item_id} ({var})")
     elig = _eligible(df, book, var)
     text = _s(df, var).str.strip()
     wrote = elig & text.notna() & text.ne("").fillna(False)
@@ -431,6 +446,10 @@ def count_cell(df: pd.DataFrame, *, level: float = stats.DEFAULT_LEVEL) -> list[
 
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("n", "denominator") else
+                                          ("float64" if c in ("percent", "ci_low", "ci_high") else "string"))
+                             for c in list(TIDY_COLUMNS) + ["_answer"]})
     out = pd.DataFrame(rows)
     extra = [c for c in EXTRA_COLUMNS if c in out.columns]
     cols = list(TIDY_COLUMNS[:12]) + extra + list(TIDY_COLUMNS[12:]) + ["_answer"]
@@ -451,7 +470,7 @@ def region_vocabulary() -> list[str]:
 
 def region_cells(df: pd.DataFrame, book: Any, *, level: float = stats.DEFAULT_LEVEL) -> list[dict[str, Any]]:
     if "region" not in df.columns:
-        raise KeyError("the respondent table has no derived 'region' column (cleaning derives it from Q7)")
+        raise ItemNotInData("Q7 (derived region)")
     s = df["region"]
     if isinstance(s.dtype, pd.CategoricalDtype):
         cats = [str(c) for c in s.cat.categories]
@@ -471,96 +490,116 @@ BELOW_NEEDS = {"Below my needs (far or moderately)": ["far below the level of my
                                                       "moderately below the level of my needs"]}
 
 
+class _Rows:
+    """Collects a table's cells block by block; an item the wave's data do not have is left out
+    with a note (waves may drop questions), instead of failing the whole table."""
+
+    def __init__(self, df: pd.DataFrame, book: Any, level: float) -> None:
+        self.df, self.book, self.level = df, book, level
+        self.rows: list[dict[str, Any]] = []
+        self.notes: list[str] = []
+
+    def add(self, fn: Callable[..., list[dict[str, Any]]], *args: Any, **kw: Any) -> list[dict[str, Any]]:
+        try:
+            new = fn(self.df, self.book, *args, level=self.level, **kw)
+        except ItemNotInData as exc:
+            self.notes.append(f"{exc.args[0]} is not in this wave's data; its rows are left out.")
+            return []
+        self.rows += new
+        return new
+
+    def table(self, table_id: str, title: str, notes: Sequence[str] = (), display: Any = None) -> Table:
+        return Table(table_id, title, _frame(self.rows), notes=tuple(self.notes) + tuple(notes), display=display)
+
+
 def t01_demography(df, book, level):
-    rows = count_cell(df, level=level)
-    rows += single_cells(df, book, "q03_age", level=level, block="Age (Q3)")
-    rows += region_cells(df, book, level=level)
-    rows += single_cells(df, book, "q02_years_in_role", level=level, block="Years in role (Q2)",
-                         combine={"6 years or more": ["6 to 10 years", "Over 10 years"]})
-    rows += single_cells(df, book, "q04a_pay_band", level=level, block="NHS pay band (Q4a)")
-    return Table("t01_demography", "Demography of the survey respondents (the report's demography table)", _frame(rows),
-                 notes=("The report prints 28 respondents 1 to 5 years in role next to 52.9%; 52.9% is 18 of 34, "
-                        "and 7 + 28 + 3 + 6 = 44 > 34 (see the register's contradictions).",))
+    r = _Rows(df, book, level)
+    r.rows += count_cell(df, level=level)
+    r.add(single_cells, "q03_age", block="Age (Q3)")
+    r.add(region_cells)
+    r.add(single_cells, "q02_years_in_role", block="Years in role (Q2)",
+          combine={"6 years or more": ["6 to 10 years", "Over 10 years"]})
+    r.add(single_cells, "q04a_pay_band", block="NHS pay band (Q4a)")
+    return r.table("t01_demography", "Demography of the survey respondents (the report's demography table)",
+                   notes=("The report prints 28 respondents 1 to 5 years in role next to 52.9%; 52.9% is 18 of 34, "
+                          "and 7 + 28 + 3 + 6 = 44 > 34 (see the register's contradictions).",))
 
 
 def t02_roles(df, book, level):
-    rows = single_cells(df, book, "q01_job_title", level=level, block="Official job title (Q1)")
-    rows += single_cells(df, book, "q08_service", level=level, block="Service or team (Q8)")
-    rows += single_cells(df, book, "q05_post_status", level=level, block="Post commissioned or informal (Q5)")
-    rows += single_cells(df, book, "q06a_hours", level=level, block="Working hours (Q6a)")
-    rows += single_cells(df, book, "q06b_contract", level=level, block="Contract (Q6b)")
-    return Table("t02_roles", "Job titles, services, post type, hours and contracts", _frame(rows))
+    r = _Rows(df, book, level)
+    r.add(single_cells, "q01_job_title", block="Official job title (Q1)")
+    r.add(single_cells, "q08_service", block="Service or team (Q8)")
+    r.add(single_cells, "q05_post_status", block="Post commissioned or informal (Q5)")
+    r.add(single_cells, "q06a_hours", block="Working hours (Q6a)")
+    r.add(single_cells, "q06b_contract", block="Contract (Q6b)")
+    return r.table("t02_roles", "Job titles, services, post type, hours and contracts")
 
 
 def t03_qualifications(df, book, level):
-    rows = tick_cells(df, book, "Q11", level=level, block="Qualifications and trainings completed (Q11)")
-    rows += tick_cells(df, book, "Q11.ihv", level=level, block="iHV Champions modules completed (Q11, iHV-trained)")
-    rows += tick_cells(df, book, "Q11.itsiey", level=level, block="ITSIEY courses completed (Q11, ITSIEY-trained)")
-    rows += tick_cells(df, book, "Q11.solihull", level=level,
-                       block="Solihull Approach courses completed (Q11, Solihull-trained)")
-    return Table("t03_qualifications", "Qualifications and PIMH trainings completed (tick all that apply)", _frame(rows),
-                 notes=("Q11's stem is missing from Appendix 1; the two academic options are reconstructed "
-                        "(see the codebook). Options are not mutually exclusive: percentages do not add to 100.",
-                        "The iHV Champions figure may be inflated: the survey was distributed by the Institute of "
-                        "Health Visiting (the report's footnote 4)."))
+    r = _Rows(df, book, level)
+    r.add(tick_cells, "Q11", block="Qualifications and trainings completed (Q11)")
+    r.add(tick_cells, "Q11.ihv", block="iHV Champions modules completed (Q11, iHV-trained)")
+    r.add(tick_cells, "Q11.itsiey", block="ITSIEY courses completed (Q11, ITSIEY-trained)")
+    r.add(tick_cells, "Q11.solihull", block="Solihull Approach courses completed (Q11, Solihull-trained)")
+    return r.table("t03_qualifications", "Qualifications and PIMH trainings completed (tick all that apply)",
+                   notes=("Q11's stem is missing from Appendix 1; the two academic options are reconstructed "
+                          "(see the codebook). Options are not mutually exclusive: percentages do not add to 100.",
+                          "The iHV Champions figure may be inflated: the survey was distributed by the Institute of "
+                          "Health Visiting (the report's footnote 4)."))
 
 
 def t04_cpd(df, book, level):
-    rows = single_cells(df, book, "q12_cpd_frequency", level=level, block="How often CPD training can be attended (Q12)",
-                        combine={"Every six months or once a year": ["Every six months", "Once a year"]})
-    rows += single_cells(df, book, "q13_cpd_funding", level=level, block="Money for CPD relative to needs (Q13)",
-                         combine=BELOW_NEEDS)
-    rows += single_cells(df, book, "q14_cpd_time", level=level, block="Time for CPD relative to needs (Q14)",
-                         combine=BELOW_NEEDS)
-    return Table("t04_cpd", "Continuing professional development: frequency, and money and time relative to needs",
-                 _frame(rows),
-                 notes=("The report's 64.7% 'below their needs' does not say whether it is Q13 (money) or Q14 "
-                        "(time); both are shown.",))
+    r = _Rows(df, book, level)
+    r.add(single_cells, "q12_cpd_frequency", block="How often CPD training can be attended (Q12)",
+          combine={"Every six months or once a year": ["Every six months", "Once a year"]})
+    r.add(single_cells, "q13_cpd_funding", block="Money for CPD relative to needs (Q13)", combine=BELOW_NEEDS)
+    r.add(single_cells, "q14_cpd_time", block="Time for CPD relative to needs (Q14)", combine=BELOW_NEEDS)
+    return r.table("t04_cpd", "Continuing professional development: frequency, and money and time relative to needs",
+                   notes=("The report's 64.7% 'below their needs' does not say whether it is Q13 (money) or Q14 "
+                          "(time); both are shown.",))
 
 
 def t05_supervision(df, book, level):
-    rows = single_cells(df, book, "q18_supervision", level=level, block="Access to regular PIMH supervision (Q18)")
-    rows += tick_cells(df, book, "Q19a", level=level, block="Types of supervision (Q19a)")
-    rows += tick_cells(df, book, "Q19b", level=level, block="Who provides the supervision (Q19b)")
-    rows += single_cells(df, book, "q19c_sup_funding", level=level, block="Funding of supervision (Q19c)")
-    rows += single_cells(df, book, "q19d_sup_frequency", level=level, block="Frequency of supervision (Q19d)")
-    rows += single_cells(df, book, "q19e_sup_satisfaction", level=level, block="Satisfaction with supervision (Q19e)",
-                         combine=SATISFIED)
-    return Table("t05_supervision", "PIMH supervision: access, type, provider, funding, frequency and satisfaction",
-                 _frame(rows))
+    r = _Rows(df, book, level)
+    r.add(single_cells, "q18_supervision", block="Access to regular PIMH supervision (Q18)")
+    r.add(tick_cells, "Q19a", block="Types of supervision (Q19a)")
+    r.add(tick_cells, "Q19b", block="Who provides the supervision (Q19b)")
+    r.add(single_cells, "q19c_sup_funding", block="Funding of supervision (Q19c)")
+    r.add(single_cells, "q19d_sup_frequency", block="Frequency of supervision (Q19d)")
+    r.add(single_cells, "q19e_sup_satisfaction", block="Satisfaction with supervision (Q19e)", combine=SATISFIED)
+    return r.table("t05_supervision", "PIMH supervision: access, type, provider, funding, frequency and satisfaction")
 
 
 def t06_consultation(df, book, level):
-    rows = single_cells(df, book, "q19x_consult_access", level=level,
-                        block="Access to PIMH consultation (Q19.2), over all respondents")
-    rows += single_cells(df, book, "q19x_consult_access", level=level, base="valid",
-                         block="Access to PIMH consultation (Q19.2), over substantive answers")
-    rows += tick_cells(df, book, "Q20a", level=level,
-                       block="Who can provide a PIMH consultation (Q20a; the report's Table 2)")
-    rows += single_cells(df, book, "q20b_consult_frequency", level=level, block="Frequency of consultations (Q20b)")
-    rows += single_cells(df, book, "q21e_consult_satisfaction", level=level,
-                         block="Satisfaction with consultations (Q21e)", combine=SATISFIED)
-    return Table("t06_consultation", "PIMH consultation: access, providers (the report's Table 2), frequency and "
-                 "satisfaction", _frame(rows),
-                 notes=("The report's 66.7% with access to consultation is over substantive answers (22 of 33); "
-                        "over all respondents it is 22 of 34.",
-                        "Table 2 survives in the report only as its caption; these cells rebuild it."))
+    r = _Rows(df, book, level)
+    r.add(single_cells, "q19x_consult_access", block="Access to PIMH consultation (Q19.2), over all respondents")
+    r.add(single_cells, "q19x_consult_access", base="valid",
+          block="Access to PIMH consultation (Q19.2), over substantive answers")
+    r.add(tick_cells, "Q20a", block="Who can provide a PIMH consultation (Q20a; the report's Table 2)")
+    r.add(single_cells, "q20b_consult_frequency", block="Frequency of consultations (Q20b)")
+    r.add(single_cells, "q21e_consult_satisfaction", block="Satisfaction with consultations (Q21e)", combine=SATISFIED)
+    return r.table("t06_consultation", "PIMH consultation: access, providers (the report's Table 2), frequency and "
+                   "satisfaction",
+                   notes=("The report's 66.7% with access to consultation is over substantive answers (22 of 33); "
+                          "over all respondents it is 22 of 34.",
+                          "Table 2 survives in the report only as its caption; these cells rebuild it."))
 
 
 def t07_direct_work(df, book, level):
-    rows = single_cells(df, book, "q23_direct_work", level=level, block="Works directly with families (Q23)")
-    rows += single_cells(df, book, "q24_caseload", level=level, block="Caseload size (Q24)")
-    rows += single_cells(df, book, "q25_caseload_high_needs", level=level,
-                         block="Caseload primarily families with higher mental health needs (Q25)")
-    return Table("t07_direct_work", "Direct work with families and caseloads", _frame(rows),
-                 notes=("The report states 23/35 and 12/35 for Q23; 34 respondents were analysed.",))
+    r = _Rows(df, book, level)
+    r.add(single_cells, "q23_direct_work", block="Works directly with families (Q23)")
+    r.add(single_cells, "q24_caseload", block="Caseload size (Q24)")
+    r.add(single_cells, "q25_caseload_high_needs",
+          block="Caseload primarily families with higher mental health needs (Q25)")
+    return r.table("t07_direct_work", "Direct work with families and caseloads",
+                   notes=("The report states 23/35 and 12/35 for Q23; 34 respondents were analysed.",))
 
 
 def t08_problems(df, book, level):
-    rows = matrix_cells(df, book, "Q26", level=level, block_format="Parental mental health problem (Q26): {label}")
-    rows += matrix_cells(df, book, "Q28", level=level, block_format="Infant or parent difficulty (Q28): {label}")
-    return Table("t08_problems", "Mental health problems and infant/parent difficulties respondents have supported",
-                 _frame(rows))
+    r = _Rows(df, book, level)
+    r.add(matrix_cells, "Q26", block_format="Parental mental health problem (Q26): {label}")
+    r.add(matrix_cells, "Q28", block_format="Infant or parent difficulty (Q28): {label}")
+    return r.table("t08_problems", "Mental health problems and infant/parent difficulties respondents have supported")
 
 
 def _q30_tools(book) -> dict[str, tuple[str, str]]:
@@ -572,25 +611,19 @@ def _q30_tools(book) -> dict[str, tuple[str, str]]:
 
 
 def t09_tools(df, book, level):
-    rows: list[dict[str, Any]] = []
+    r = _Rows(df, book, level)
     for tool, (mother, partner) in _q30_tools(book).items():
-        cells = tick_cells(df, book, "Q30", level=level, vars=[mother, partner], any_of={f"{tool}: with either": [mother, partner]},
-                           block=f"{tool} (Q30)")
-        for r, who in zip(cells, ("With the mother", "With the father/partner", "With either")):
-            r["label"] = tool
-            r["category"] = who
-            r["_answer"] = who
-        rows += cells
-    notes = []
-    if "q31_other_tools" in df.columns:
-        rows += text_mention_cells(df, book, "q31_other_tools", Q31_TERMS, level=level,
-                                   block="Other assessment tools named (Q31, free text)")
-    else:
-        notes.append("Q31 (other tools, free text) is not in the processed data; mentions are not counted.")
-    return Table("t09_tools", "Assessment tools used with the mother and with the father/partner, and other tools named",
-                 _frame(rows), notes=tuple(notes) + ("Tools: GAD-7 Generalized Anxiety Disorder scale; EPDS Edinburgh "
-                                                      "Postnatal Depression Scale; PHQ-9 Patient Health Questionnaire; "
-                                                      "HADS Hospital Anxiety and Depression Scale.",))
+        cells = r.add(tick_cells, "Q30", vars=[mother, partner], any_of={f"{tool}: with either": [mother, partner]},
+                      block=f"{tool} (Q30)")
+        for row, who in zip(cells, ("With the mother", "With the father/partner", "With either")):
+            row["label"] = tool
+            row["category"] = who
+            row["_answer"] = who
+    r.add(text_mention_cells, "q31_other_tools", Q31_TERMS, block="Other assessment tools named (Q31, free text)")
+    return r.table("t09_tools", "Assessment tools used with the mother and with the father/partner, and other tools named",
+                   notes=("Tools: GAD-7 Generalized Anxiety Disorder scale; EPDS Edinburgh Postnatal Depression "
+                          "Scale; PHQ-9 Patient Health Questionnaire; HADS Hospital Anxiety and Depression Scale.",
+                          "Q31 mentions are counted in the masked free text (case-insensitive)."))
 
 
 def _q32_pairs(book) -> list[tuple[str, str | None, str | None]]:
@@ -615,71 +648,72 @@ def _q32_pairs(book) -> list[tuple[str, str | None, str | None]]:
 
 
 def t10_interventions(df, book, level):
-    rows = tick_cells(df, book, "Q32a", level=level, block="Qualified to provide (Q32a)")
-    used = matrix_cells(df, book, "Q32b", level=level, block_format="Used (Q32b): {label}")
-    for r in used:
-        r["_answer"] = r["category"]
-    return Table("t10_interventions", "Interventions respondents are qualified to provide and use (the report's Table 1)",
-                 _frame(rows + used), display=_display_t10,
-                 notes=("Table 1 survives in the report only as its caption; these cells rebuild it. Q32 was "
-                        "split into 'qualified to provide' (tick all) and 'use' (Yes/No/Don't know); the VIG use "
-                        "row is reconstructed (see the codebook).",))
+    r = _Rows(df, book, level)
+    r.add(tick_cells, "Q32a", block="Qualified to provide (Q32a)")
+    r.add(matrix_cells, "Q32b", block_format="Used (Q32b): {label}")
+    return r.table("t10_interventions", "Interventions respondents are qualified to provide and use (the report's "
+                   "Table 1)", display=_display_t10,
+                   notes=("Table 1 survives in the report only as its caption; these cells rebuild it. Q32 was "
+                          "split into 'qualified to provide' (tick all) and 'use' (Yes/No/Don't know); the VIG use "
+                          "row is reconstructed (see the codebook).",))
 
 
 def t11_outcomes(df, book, level):
-    rows = single_cells(df, book, "q35_satisfaction_recorded", level=level,
-                        block="Parental satisfaction assessed and recorded (Q35)")
-    return Table("t11_outcomes", "Recording of parental satisfaction with interventions", _frame(rows))
+    r = _Rows(df, book, level)
+    r.add(single_cells, "q35_satisfaction_recorded", block="Parental satisfaction assessed and recorded (Q35)")
+    return r.table("t11_outcomes", "Recording of parental satisfaction with interventions")
 
 
 def t12_delivery(df, book, level):
+    r = _Rows(df, book, level)
     before = {c.option_label: c.var for c in book.group("Q36") if c.is_choice}
     during = {c.option_label: c.var for c in book.group("Q37") if c.is_choice}
-    rows = []
     for mode in _unique(list(before) + list(during)):
         for var, period in ((before.get(mode), "Before COVID-19 (Q36)"), (during.get(mode), "During COVID-19 (Q37)")):
-            if var is None:
-                continue
-            cells = single_cells(df, book, var, level=level, block=f"{mode}: {period}", label=mode)
-            rows += cells
-    return Table("t12_delivery", "How often each mode of delivery was used before and during the COVID-19 pandemic",
-                 _frame(rows))
+            if var is not None:
+                r.add(single_cells, var, block=f"{mode}: {period}", label=mode)
+    return r.table("t12_delivery", "How often each mode of delivery was used before and during the COVID-19 pandemic")
 
 
 def t13_training_delivered(df, book, level):
-    rows = tick_cells(df, book, "Q39", level=level, block="Groups to whom PIMH training was delivered (Q39)")
-    return Table("t13_training_delivered", "Practitioner groups to whom respondents have delivered PIMH training",
-                 _frame(rows), notes=("Denominator: respondents who answered Q39 (ticked at least one box or "
-                                      "saw the list and ticked none).",))
+    r = _Rows(df, book, level)
+    r.add(tick_cells, "Q39", block="Groups to whom PIMH training was delivered (Q39)")
+    return r.table("t13_training_delivered", "Practitioner groups to whom respondents have delivered PIMH training",
+                   notes=("Denominator: respondents who answered Q39 (ticked at least one box or saw the list and "
+                          "ticked none).",))
 
 
 def t14_responsibilities(df, book, level):
-    rows = tick_cells(df, book, "Q40", level=level, block="Other current responsibilities (Q40)",
-                      any_of={"Co-working with HVs or leading PIMH groups for families (either)":
-                              ["q40_resp_coworking", "q40_resp_groups"]})
-    return Table("t14_responsibilities", "Other current responsibilities (tick all that apply)", _frame(rows))
+    r = _Rows(df, book, level)
+    r.add(tick_cells, "Q40", block="Other current responsibilities (Q40)",
+          any_of={"Co-working with HVs or leading PIMH groups for families (either)":
+                  ["q40_resp_coworking", "q40_resp_groups"]})
+    return r.table("t14_responsibilities", "Other current responsibilities (tick all that apply)")
 
 
 def t15_promotion_ranking(df, book, level):
-    rows = ranking_cells(df, book, "Q41", level=level)
-    return Table("t15_promotion_ranking", "Ranking of four ways Sp HV PIMH promote parental and infant mental health "
-                 "(1 = most important)", _frame(rows), display=_display_t15,
-                 notes=("mean_rank: the mean of the ranks given (1 = most important; lower is more important). "
-                        "The percentage ranked first is the 'Ranked 1st' row.",))
+    r = _Rows(df, book, level)
+    r.add(ranking_cells, "Q41")
+    return r.table("t15_promotion_ranking", "Ranking of four ways Sp HV PIMH promote parental and infant mental health "
+                   "(1 = most important)", display=_display_t15,
+                   notes=("mean_rank: the mean of the ranks given (1 = most important; lower is more important). "
+                          "The percentage ranked first is the 'Ranked 1st' row.",))
 
 
 def t16_barriers(df, book, level):
-    rows = matrix_cells(df, book, "Q43", level=level, combine=AGREE, block_format="{label} (Q43)")
-    return Table("t16_barriers", "Agreement with statements about obstacles to developing Sp HV PIMH roles",
-                 _frame(rows), notes=("The report's Likert figure and models of these answers are in the models "
-                                      "outputs; this table gives each statement's full distribution.",))
+    r = _Rows(df, book, level)
+    r.add(matrix_cells, "Q43", combine=AGREE, block_format="{label} (Q43)")
+    return r.table("t16_barriers", "Agreement with statements about obstacles to developing Sp HV PIMH roles",
+                   notes=("The diverging Likert chart and the models of these answers are in the models outputs; "
+                          "this table gives each statement's full distribution.",))
 
 
 def t17_liaison(df, book, level):
-    rows = single_cells(df, book, "q10_liaise", level=level, block="Liaises with other services regularly (Q10)")
-    rows += tick_cells(df, book, "Q10a", level=level, block="Services liaised with (Q10, if yes)")
-    return Table("t17_liaison", "Liaison with other services", _frame(rows),
-                 notes=("Q10 lists both 'AMHS' and 'Adult Mental Health Service'; both are kept as printed.",))
+    r = _Rows(df, book, level)
+    r.add(single_cells, "q10_liaise", block="Liaises with other services regularly (Q10)")
+    r.add(tick_cells, "Q10a", block="Services liaised with (Q10, if yes)")
+    return r.table("t17_liaison", "Liaison with other services",
+                   notes=("Q10 lists both 'AMHS' and 'Adult Mental Health Service'; both are kept as printed.",))
 
 
 TABLE_BUILDERS: dict[str, Callable[[pd.DataFrame, Any, float], Table]] = {
@@ -803,13 +837,26 @@ def unlinked_register_rows(tables: Mapping[str, Table], register: pd.DataFrame) 
     return mine[~mine["id"].isin(linked)]
 
 
-def in_text_statistics(tables: Mapping[str, Table], register: pd.DataFrame, decimals_default: int = 1) -> pd.DataFrame:
+IN_TEXT_COLUMNS: tuple[str, ...] = (
+    "register_ids", "table_id", "section", "published", "unit", "statistic", "variable", "category", "n",
+    "denominator", "percent", "rebuilt", "same", "contradiction", "population",
+)
+
+
+def in_text_statistics(tables: Mapping[str, Table], register: pd.DataFrame | None,
+                       decimals_default: int = 1) -> pd.DataFrame:
     """One row per (register entry, cell) link: the published value next to the cell that rebuilds it.
+
+    ``register_ids`` holds the one entry's id (named as in the tables contract, so the provenance
+    manifest links the file to the register).
 
     ``rebuilt`` is the cell printed the way the entry was (percent at the entry's decimals, half up;
     ``n``; ``n/N``); ``same`` says whether it prints as published (blank for verbal, comparison,
-    rank and unpublished entries, which the reproduction audit judges).
+    rank and unpublished entries, which the reproduction audit judges).  Without a register (a wave
+    that is not the published one) the frame is empty, with the columns of :data:`IN_TEXT_COLUMNS`.
     """
+    if register is None:
+        return pd.DataFrame(columns=list(IN_TEXT_COLUMNS))
     from .rounding import HALF_UP, percent_string
 
     reg = register.set_index("id")
@@ -830,17 +877,17 @@ def in_text_statistics(tables: Mapping[str, Table], register: pd.DataFrame, deci
                 judged = e["statistic"] in ("percent", "count", "fraction", "text_count") and e["published"] != ""
                 same = (rebuilt == e["published"]) if judged and rebuilt else None
                 rows.append({
-                    "register_id": rid, "table_id": t.table_id, "section": e["section"], "published": e["published"],
+                    "register_ids": rid, "table_id": t.table_id, "section": e["section"], "published": e["published"],
                     "unit": e["unit"], "statistic": e["statistic"], "variable": r.variable, "category": r.category,
                     "n": r.n, "denominator": r.denominator, "percent": r.percent, "rebuilt": rebuilt,
                     "same": "" if same is None else ("yes" if same else "no"),
                     "contradiction": e["contradiction"], "population": r.population,
                 })
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(rows, columns=list(IN_TEXT_COLUMNS))
     if out.empty:
         return out
     order = {rid: k for k, rid in enumerate(register["id"])}
-    out["_o"] = out["register_id"].map(order)
+    out["_o"] = out["register_ids"].map(order)
     return out.sort_values(["_o", "table_id"], kind="stable").drop(columns="_o").reset_index(drop=True)
 
 
@@ -912,8 +959,16 @@ def release(table: Table, *, published: bool, min_cell: int) -> tuple[Table, str
 # --- display ------------------------------------------------------------------------------------------
 
 
-def _pct(v: Any, decimals: int) -> str:
-    return "" if v is None or pd.isna(v) else f"{float(v):.{decimals}f}"
+def _pct(v: Any, decimals: int, n: Any = None, d: Any = None) -> str:
+    """A percentage for display: exactly ``100 n / d`` rounded half up (the report's convention,
+    e.g. 9/16 -> 56.3) when the count and base are known, else the float as given."""
+    if v is None or pd.isna(v):
+        return ""
+    if n is not None and d is not None and not pd.isna(n) and not pd.isna(d) and int(d) > 0:
+        from .rounding import HALF_UP, percent_string
+
+        return percent_string(int(n), int(d), decimals, HALF_UP)
+    return f"{float(v):.{decimals}f}"
 
 
 def _ci(lo: Any, hi: Any, decimals: int) -> str:
@@ -941,7 +996,7 @@ def display_frame(table: Table, decimals: int = 1, level: float = stats.DEFAULT_
         rows.append({
             "Item": "" if r["block"] == last else r["block"],
             "Answer": r.get("_answer") or r["category"],
-            "n": _int(r["n"]), "N": _int(r["denominator"]), "%": _pct(r["percent"], decimals),
+            "n": _int(r["n"]), "N": _int(r["denominator"]), "%": _pct(r["percent"], decimals, r["n"], r["denominator"]),
             ci_header(level): _ci(r["ci_low"], r["ci_high"], decimals),
         })
         last = r["block"]
@@ -964,10 +1019,10 @@ def _display_t10(table: Table, decimals: int, level: float) -> pd.DataFrame:
         rows.append({
             "Intervention": label,
             "Qualified n/N": f"{_int(rq.n)}/{_int(rq.denominator)}" if rq is not None else "",
-            "Qualified %": _pct(rq.percent, decimals) if rq is not None else "",
+            "Qualified %": _pct(rq.percent, decimals, rq.n, rq.denominator) if rq is not None else "",
             f"Qualified {ci}": _ci(rq.ci_low, rq.ci_high, decimals) if rq is not None else "",
             "Used n/N": f"{_int(ru.n)}/{_int(ru.denominator)}" if ru is not None else "",
-            "Used %": _pct(ru.percent, decimals) if ru is not None else "",
+            "Used %": _pct(ru.percent, decimals, ru.n, ru.denominator) if ru is not None else "",
             f"Used {ci}": _ci(ru.ci_low, ru.ci_high, decimals) if ru is not None else "",
         })
     return pd.DataFrame(rows)
@@ -1000,6 +1055,25 @@ def tidy_csv_frame(table: Table) -> pd.DataFrame:
     return table.cells[[c for c in table.cells.columns if not c.startswith("_")]]
 
 
+@contextlib.contextmanager
+def announce_once() -> Iterator[None]:
+    """Collect what the block prints (``[pimh] wrote ...`` lines) and print it in one write at the end.
+
+    Jupyter splits a cell's printed lines into stream outputs at arbitrary flush points, so
+    many small prints give executed notebooks that differ from run to run; one write gives one
+    stream output.
+    """
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf):
+            yield
+    finally:
+        text = buf.getvalue()
+        if text:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+
 def save_tables(
     tables: Mapping[str, Table], group: str, *, published: bool, min_cell: int, replica: bool,
     decimals: int = 1, level: float = stats.DEFAULT_LEVEL,
@@ -1011,12 +1085,14 @@ def save_tables(
     and the replica notice when ``replica``.  Returns the released tables.
     """
     released: dict[str, Table] = {}
-    for table_id, table in tables.items():
-        out, footnote = release(table, published=published, min_cell=min_cell)
-        meta = out.meta(replica=replica, extra_notes=(footnote,) if footnote else ())
-        save_table(tidy_csv_frame(out), meta, group, formats=("csv",))
-        save_table(display_frame(out, decimals, level), meta, group, decimals=decimals, formats=("html", "tex"))
-        released[table_id] = out
+    with announce_once():
+        for table_id, table in tables.items():
+            out, footnote = release(table, published=published, min_cell=min_cell)
+            meta = out.meta(replica=replica, extra_notes=(footnote,) if footnote else (),
+                            source=SOURCE.replace("<wave>", group.split("/")[0]))
+            save_table(tidy_csv_frame(out), meta, group, formats=("csv",))
+            save_table(display_frame(out, decimals, level), meta, group, decimals=decimals, formats=("html", "tex"))
+            released[table_id] = out
     return released
 
 
