@@ -21,6 +21,19 @@ from .spec import (CollapseRule, FormulaSpec, SpecError, apply_recode, check_for
                    parse_formula, parse_list, parse_recode, parse_references)
 
 BLOCK = "barriers"
+MODEL_COLUMNS = ["item", "label", "model", "n", "n_params", "n_thresholds", "effective_n", "epp", "epp_below_minimum",
+                 "status", "converged", "separation", "message", "warnings"]
+PO_COLUMNS = ["item", "column", "term", "label", "log_or", "se_wald", "odds_ratio", "ci_low", "ci_high", "ci_method",
+              "p_value", "p_wald", "n"]
+PO_TERM_COLUMNS = ["item", "term", "label", "df", "chi2", "p_value", "test"]
+PO_CHECK_COLUMNS = ["item", "column", "label", "chi2", "df", "p_value", "assessable", "splits_used", "note"]
+PO_SPLIT_COLUMNS = ["item", "split", "n_above", "n_below", "used_in_test", "column", "label", "log_or_ml", "log_or_firth"]
+COLLAPSED_COLUMNS = ["item", "column", "label", "n", "n_events", "firth_or", "firth_ci_low", "firth_ci_high", "firth_p",
+                     "separation", "po_or", "po_ci_low", "po_ci_high", "po_p", "same_direction"]
+GEE_COLUMNS = ["column", "term", "label", "kind", "log_or", "se_bias_reduced", "odds_ratio", "ci_low", "ci_high",
+               "p_value", "reference", "n_clusters", "n_obs"]
+POWER_COLUMNS = ["predictor", "label", "method", "n", "n_exposed", "n_unexposed", "baseline_proportion", "alpha",
+                 "power", "detectable_or_above_1", "detectable_or_below_1", "assumptions"]
 
 
 def check_level(value, param: str) -> float:
@@ -177,20 +190,28 @@ def run_barriers(df: pd.DataFrame, spec: BarrierSpec) -> BarrierResults:
                            "status": "not fitted", "message": str(exc)})
         gdesign = None
     pw = barrier_power(data, spec, gdesign)
-    cat = lambda rows: pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     return BarrierResults(
-        n_kept=len(df), agreement=agreement, distribution=distribution, po_coefs=cat(po_rows),
-        po_terms=cat(term_rows), po_check=cat(check_rows), po_splits=cat(split_rows), collapsed=cat(coll_rows),
-        gee_coefs=gee_coefs, models=pd.DataFrame(model_rows), power=pw, gee=gee_fit,
+        n_kept=len(df), agreement=agreement, distribution=distribution, po_coefs=_cat(po_rows, PO_COLUMNS),
+        po_terms=_cat(term_rows, PO_TERM_COLUMNS), po_check=_cat(check_rows, PO_CHECK_COLUMNS),
+        po_splits=_cat(split_rows, PO_SPLIT_COLUMNS), collapsed=_cat(coll_rows, COLLAPSED_COLUMNS),
+        gee_coefs=_cat([gee_coefs], GEE_COLUMNS), models=pd.DataFrame(model_rows).reindex(columns=MODEL_COLUMNS),
+        power=pw, gee=gee_fit,
         design_n=gdesign.n if gdesign is not None else 0,
         design_dropped=gdesign.dropped if gdesign is not None else {},
         n_params=gdesign.X.shape[1] if gdesign is not None else 0)
 
 
+def _cat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """Concatenate, always with at least ``columns`` (so notebooks can index an empty result)."""
+    frames = [f for f in frames if len(f)]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    return out.reindex(columns=columns + [c for c in out.columns if c not in columns])
+
+
 def barrier_power(data: pd.DataFrame, spec: BarrierSpec, design) -> pd.DataFrame:
     """Smallest detectable OR for each binary predictor: ordinal (Whitehead) and collapsed (exact Fisher)."""
     if design is None:
-        return pd.DataFrame()
+        return pd.DataFrame(columns=POWER_COLUMNS)
     pooled = np.zeros(len(likert.AGREE_SCALE))
     agree_n = agree_base = 0
     for item in spec.items:
@@ -208,7 +229,7 @@ def barrier_power(data: pd.DataFrame, spec: BarrierSpec, design) -> pd.DataFrame
         for res in (power.detectable_or_ordinal(n, n1 / n, pooled, 0.05, 0.8),
                     power.detectable_or_fisher(n1, n - n1, p0, 0.05, 0.8)):
             rows.append({"predictor": var, "label": design.label(design.term_columns[var][0]), **res.as_row()})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).reindex(columns=POWER_COLUMNS)
 
 
 def forest_rows(res: BarrierResults, reverse: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:

@@ -198,3 +198,19 @@ def forest_plot(rows: pd.DataFrame, *, title: str, caption: str, clip: tuple[flo
         fig.text(0.01, -0.01, textwrap.fill(caption, 140), ha="left", va="top", fontsize=7.5, color="#333333")
         fig.tight_layout()
     return fig, data.drop(columns=["y"])
+
+
+def placeholder_figure(title: str, message: str, caption: str = ""):
+    """A figure that says why there is nothing to draw (so every declared output exists)."""
+    import matplotlib.pyplot as plt
+
+    style, context = _theme()
+    with style, context:
+        fig, ax = plt.subplots(figsize=(8, 2.2))
+        ax.axis("off")
+        ax.set_title(title, loc="left")
+        ax.text(0.5, 0.5, textwrap.fill(message, 90), ha="center", va="center", fontsize=10, style="italic")
+        if caption:
+            fig.text(0.01, -0.02, textwrap.fill(caption, 140), ha="left", va="top", fontsize=7.5, color="#333333")
+        fig.tight_layout()
+    return fig, pd.DataFrame({"message": [message]})

@@ -28,6 +28,8 @@ def replica_status(wave: str, fallback: bool) -> tuple[bool, str]:
 
 
 def epp_sentence(what: str, epp: float, minimum: float) -> str:
+    if epp is None or not math.isfinite(epp):
+        return f"{what}: no model could be fitted, so there is no events-per-parameter figure."
     verdict = ("at or above" if epp >= minimum else "BELOW")
     tail = ("" if epp >= minimum else
             ": estimates are unstable and intervals wide; read them as exploratory, not as evidence")
@@ -47,11 +49,19 @@ def design_lines(*, n_kept: int, n_used: int, dropped: dict[str, int], n_params:
 
 
 def cannot_show_lines(detectable_or: float, n: int) -> list[str]:
-    d = f"{detectable_or:.1f}" if math.isfinite(detectable_or) else "no finite value"
+    """What the design cannot show, given the smallest detectable odds ratio over the binary predictors."""
+    if n <= 0:
+        return ["No model could be fitted on this wave with this specification, so nothing can be said about "
+                "associations; see the model table for the reason."]
+    if math.isfinite(detectable_or):
+        first = (f"With n = {n}, even for the best-balanced binary predictor only odds ratios of about "
+                 f"{detectable_or:.1f} or more (or comparably far below 1) have an 80% chance of being detected at "
+                 "the 5% level: a non-significant result is NOT evidence of no association.")
+    else:
+        first = (f"With n = {n}, no odds ratio up to 1000 has an 80% chance of being detected at the 5% level for "
+                 "any binary predictor: a non-significant result is NOT evidence of no association.")
     return [
-        f"With n = {n}, even for the best-balanced binary predictor only odds ratios of about {d} or more (or "
-        "comparably far below 1) have an 80% chance of being detected at the 5% level: a non-significant result "
-        "is NOT evidence of no association.",
+        first,
         "This is a cross-sectional convenience sample recruited through one professional body: associations "
         "are not causal and may not generalise to all specialist health visitors.",
         "Many tests are run; none is corrected for multiplicity. Treat p-values as descriptive.",

@@ -53,7 +53,7 @@ class DetectableOR:
             return head + "is not reached by any odds ratio up to 1000 in either direction."
         up = (f"an odds ratio of at least {self.or_up:.1f}" if math.isfinite(self.or_up)
               else "no odds ratio above 1 (up to 1000)")
-        down = f"at most {self.or_down:.2f}" if self.or_down > 0 else "none below 1 (down to 1/1000)"
+        down = f"at most {self.or_down:.2g}" if self.or_down > 0 else "none below 1 (down to 1/1000)"
         return head + f"needs {up} (in the other direction: {down})."
 
 

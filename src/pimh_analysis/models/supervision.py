@@ -27,6 +27,13 @@ OUTCOME_LABELS = {
     "q19x_consult_access": "Access to PIMH consultation (Q19, second)",
 }
 YES_NO = ("Yes", "No")
+MODEL_COLUMNS = ["outcome", "model", "n", "n_events", "n_non_events", "n_params", "epp", "epp_below_minimum", "status",
+                 "converged", "separation", "message", "warnings"]
+POWER_COLUMNS = ["outcome", "predictor", "label", "method", "n", "n_exposed", "n_unexposed", "baseline_proportion",
+                 "alpha", "power", "detectable_or_above_1", "detectable_or_below_1", "assumptions"]
+COMPARISON_COLUMNS = ["outcome", "column", "label", "n", "n_events", "separation", "firth_or", "firth_ci_low",
+                      "firth_ci_high", "firth_p", "glm_or", "glm_ci_low", "glm_ci_high", "glm_p", "glm_status",
+                      "exact_or", "exact_ci_low", "exact_ci_high", "p_fisher", "p_boschloo", "abs_diff_log_or"]
 
 
 @dataclass
@@ -113,9 +120,12 @@ def run_supervision(df: pd.DataFrame, spec: SupervisionSpec) -> SupervisionResul
             pws.append({"outcome": outcome, "predictor": var, "label": design.label(design.term_columns[var][0]),
                         **r.as_row()})
     cat = lambda rows: pd.concat([r for r in rows if len(r)], ignore_index=True) if any(len(r) for r in rows) else pd.DataFrame()
-    res.firth_coefs, res.glm_coefs, res.comparison = cat(firths), cat(glms), cat(comps)
+    res.firth_coefs, res.glm_coefs = cat(firths), cat(glms)
+    res.comparison = cat(comps).reindex(columns=COMPARISON_COLUMNS)
     res.term_tests, res.exact = cat(terms), cat(exacts)
-    res.separation, res.models, res.power = pd.DataFrame(seps), pd.DataFrame(infos), pd.DataFrame(pws)
+    res.separation = pd.DataFrame(seps).reindex(columns=["outcome", "separated", "infinite_columns", "message"])
+    res.models = pd.DataFrame(infos).reindex(columns=MODEL_COLUMNS)
+    res.power = pd.DataFrame(pws).reindex(columns=POWER_COLUMNS)
     return res
 
 
