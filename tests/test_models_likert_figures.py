@@ -102,3 +102,42 @@ def test_barrier_forest_rows_orient_reverse_items(tmp_path):
     assert rev["reversed"] and rev["odds_ratio"] == pytest.approx(1 / po.loc["q43_no_obstacles", "odds_ratio"])
     assert rows.iloc[0]["method"] == "Across items (ordinal GEE)"
     assert set(res.models["status"]) == {"ok"}
+
+
+def test_nothing_estimable_still_gives_complete_tables():
+    df = synthetic_respondents(30, seed=6)
+    df["everyone"] = pd.array([True] * len(df), dtype="boolean")      # a constant predictor
+    b = barriers.parse_barrier_params(df, formula="everyone", collapse="agree=Agree+Strongly agree",
+                                      items="q43_no_funding, q43_retention", gee_reference_item="q43_no_funding",
+                                      profile_ci=False)
+    res = barriers.run_barriers(df, b)
+    assert set(res.models["status"]) == {"not fitted"}
+    assert "single value" in res.models["message"].iloc[0]
+    assert list(res.models.columns) == barriers.MODEL_COLUMNS and list(res.power.columns) == barriers.POWER_COLUMNS
+    assert res.gee is None and res.po_coefs.empty
+    s = supervision.parse_supervision_params(df, formula="everyone", outcomes="q18_supervision")
+    sres = supervision.run_supervision(df, s)
+    assert list(sres.models.columns) == supervision.MODEL_COLUMNS and sres.models["status"].eq("not fitted").all()
+    assert sres.comparison.empty and list(sres.comparison.columns) == supervision.COMPARISON_COLUMNS
+    assert supervision.forest_rows(sres).empty
+
+
+def test_honesty_statements():
+    from pimh_analysis.models import honesty
+
+    assert "BELOW the minimum of 10" in honesty.epp_sentence("EPP", 3.2, 10)
+    assert "at or above" in honesty.epp_sentence("EPP", 12, 10)
+    assert "no model could be fitted" in honesty.epp_sentence("EPP", float("nan"), 10)
+    assert "about 12.3 or more" in honesty.cannot_show_lines(12.3, 34)[0]
+    assert "no odds ratio up to 1000" in honesty.cannot_show_lines(float("inf"), 34)[0]
+    assert "artefacts of the replica generator" in honesty.MODEL_REPLICA_NOTICE
+
+
+def test_replica_status_reads_wave_yaml(scratch_root):
+    from pimh_analysis.models import honesty
+
+    assert honesty.replica_status("w", True) == (True, "notebook parameter replica=True (data/raw/w/wave.yaml not found)")
+    (scratch_root / "data/raw/w").mkdir(parents=True)
+    (scratch_root / "data/raw/w/wave.yaml").write_text("replica: false\n")
+    flag, source = honesty.replica_status("w", True)
+    assert flag is False and source.startswith("data/raw/w/wave.yaml")
