@@ -11,6 +11,9 @@ firth      Firth logistic regression, plain GLM, exact tests, separation message
 power      smallest detectable odds ratios at the observed n
 honesty    n / events-per-parameter / replica statements printed by the notebooks
 figures    diverging stacked Likert bars and forest plots (with the data behind them)
+barriers   the Q43 analysis end to end (notebook 05): parse_barrier_params, run_barriers, forest_rows
+supervision the Q18-Q21e analysis end to end (notebook 06): parse_supervision_params, run_supervision,
+           descriptive_tables, forest_rows
 synthetic  synthetic respondent frames with planted effects (tests and demos only)
 
 The survey is tiny (n about 34); every function reports n, events per

@@ -17,8 +17,8 @@ import pandas as pd
 from . import gee as gee_mod
 from . import likert, ordinal, power
 from .design import ModelDataError, build_design
-from .spec import (CollapseRule, FormulaSpec, SpecError, apply_recode, check_formula_against, parse_collapse,
-                   parse_formula, parse_list, parse_recode, parse_references)
+from .spec import (CollapseRule, FormulaSpec, SpecError, apply_recode, check_formula_against, check_level,
+                   check_positive, parse_collapse, parse_formula, parse_list, parse_recode, parse_references)
 
 BLOCK = "barriers"
 MODEL_COLUMNS = ["item", "label", "model", "n", "n_params", "n_thresholds", "effective_n", "epp", "epp_below_minimum",
@@ -34,26 +34,6 @@ GEE_COLUMNS = ["column", "term", "label", "kind", "log_or", "se_bias_reduced", "
                "p_value", "reference", "n_clusters", "n_obs"]
 POWER_COLUMNS = ["predictor", "label", "method", "n", "n_exposed", "n_unexposed", "baseline_proportion", "alpha",
                  "power", "detectable_or_above_1", "detectable_or_below_1", "assumptions"]
-
-
-def check_level(value, param: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise SpecError(param, value, "not a number", "a confidence level between 0.5 and 0.999") from None
-    if not 0.5 <= v < 1.0:
-        raise SpecError(param, value, "out of range", "a confidence level between 0.5 and 0.999 (e.g. 0.95)")
-    return v
-
-
-def check_positive(value, param: str, integer: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise SpecError(param, value, "not a number", "a positive number") from None
-    if v <= 0 or (integer and v != int(v)):
-        raise SpecError(param, value, "out of range", "a positive " + ("integer" if integer else "number"))
-    return int(v) if integer else v
 
 
 @dataclass

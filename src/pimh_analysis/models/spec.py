@@ -223,6 +223,28 @@ def parse_references(text: str | None, spec: FormulaSpec, df: pd.DataFrame, para
                        param=spec.param, reorder=reorder)
 
 
+# --- numbers ---------------------------------------------------------------------
+
+def check_level(value, param: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise SpecError(param, value, "not a number", "a confidence level between 0.5 and 0.999") from None
+    if not 0.5 <= v < 1.0:
+        raise SpecError(param, value, "out of range", "a confidence level between 0.5 and 0.999 (e.g. 0.95)")
+    return v
+
+
+def check_positive(value, param: str, integer: bool = False) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise SpecError(param, value, "not a number", "a positive number") from None
+    if v <= 0 or (integer and v != int(v)):
+        raise SpecError(param, value, "out of range", "a positive " + ("integer" if integer else "number"))
+    return int(v) if integer else v
+
+
 # --- lists of variables ------------------------------------------------------
 
 def parse_list(value: str, param: str, allowed: Sequence[str], default: Sequence[str] | None = None) -> list[str]:

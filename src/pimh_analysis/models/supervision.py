@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from . import firth, likert, power
-from .barriers import check_level, check_positive
 from .design import ModelDataError, build_design
-from .spec import (CollapseRule, FormulaSpec, SpecError, apply_recode, check_formula_against, parse_collapse,
-                   parse_formula, parse_list, parse_recode, parse_references)
+from .spec import (CollapseRule, FormulaSpec, SpecError, apply_recode, check_formula_against, check_level,
+                   check_positive, parse_collapse, parse_formula, parse_list, parse_recode, parse_references)
 
 BLOCK = "supervision"
 OUTCOME_LABELS = {
