@@ -11,9 +11,7 @@ either recomputed here with plain pandas / statsmodels or taken from the publish
 
 from __future__ import annotations
 
-import math
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
