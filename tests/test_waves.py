@@ -215,6 +215,27 @@ def test_wave_add_copies_the_export_and_edits_params_keeping_comments(scratch):
     assert r2.returncode == 2 and "already exists" in r2.stderr
 
 
+@pytest.mark.parametrize("fmt", ["csv", "sav"])
+def test_wave_add_detects_canonical_csv_and_spss_exports(scratch, tmp_path, fmt):
+    root, env = scratch
+    source = ROOT / "data" / "raw" / "wave1" / "survey.csv"
+    if fmt == "csv":
+        export = tmp_path / "export.csv"
+        export.write_bytes(source.read_bytes())
+    else:
+        from pimh_analysis.writers import write_sav
+
+        frame = pd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""])
+        export = write_sav(frame, tmp_path / "export.sav")
+    r = pimh(root, env, "wave", "add", str(export), "--wave", f"again_{fmt}", "--no-compare", "--label", "A re-run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    wave = waves.load_wave(f"again_{fmt}", root / "data" / "raw" / f"again_{fmt}")
+    assert (wave.format, wave.file, wave.map, wave.label) == (fmt, export.name, None, "A re-run")
+    params = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
+    assert params["waves"][-1] == f"again_{fmt}"
+    assert not any(pair.endswith(f"_vs_again_{fmt}") for pair in (params.get("compare") or {}))
+
+
 def _broken_exports(tmp_path: Path) -> dict[str, Path]:
     text = DEMO_EXPORT.read_bytes().decode("utf-8-sig")
     rows = text.split("\r\n")
