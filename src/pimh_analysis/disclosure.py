@@ -502,9 +502,13 @@ def release_status(group: str | None, published_groups: Iterable[str], root: Pat
     """``published`` for the published-reproduction wave(s) and groups; ``release`` for the rest."""
     if group is None:
         return "release"
-    if group in set(published_groups):
+    # A group is a wave, or a wave's stage subfolder (``wave1/describe``), or a named group
+    # (``audit``, ``interviews``, ``compare/<pair>``): its first component decides.
+    head = group.split("/", 1)[0]
+    groups = set(published_groups)
+    if group in groups or head in groups:
         return "published"
-    if "/" not in group and is_published_reproduction(group, root):
+    if is_published_reproduction(head, root):
         return "published"
     return "release"
 

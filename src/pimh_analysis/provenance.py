@@ -428,7 +428,7 @@ def _resolve_output_ref(ref: str, files: list[str], published: list[str]) -> lis
         return by_stem[ref]
     hits = [k for k in by_stem if k.endswith("/" + ref)]   # wave1/t01 or t01
     if "/" not in ref and len(hits) > 1:
-        preferred = [k for k in hits if any(f"/{w}/{ref}" in k for w in published)]
+        preferred = [k for k in hits if any(f"/{w}/" in k for w in published)]
         hits = preferred or hits
     return sorted(f for k in hits for f in by_stem[k])
 
