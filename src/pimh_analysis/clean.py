@@ -53,7 +53,8 @@ import pyarrow as pa
 
 from . import outputs, paths
 from .errors import InputError, InputIssue
-from .harmonise import INVALID, MISSING, STATUS_VALUES, STRING, Encoded, condition_vars, encode
+from .harmonise import (INVALID, MISSING, STATUS_VALUES, STRING, Encoded, arrow_strings, condition_vars, encode,
+                        object_values, string_series, to_numpy_bool)
 from .instrument import Codebook, load_codebook
 
 EXCLUSION_RULES = ("blank_row", "preview", "test", "spam", "screened_out", "no_consent", "incomplete",
@@ -105,13 +106,21 @@ def exclusion_reasons(enc: Encoded, min_progress: int = 100) -> np.ndarray:
     return reason
 
 
-def _contact_keys(contact: pd.Series) -> tuple[pd.Series, pd.Series]:
-    text = contact.astype("string")
-    email = text.str.extract(f"({_EMAIL.pattern})", expand=False).str.lower()
-    phone = text.str.extract(f"({_PHONE.pattern})", expand=False).str.replace(r"\D", "", regex=True)
-    phone = phone.str.replace(r"^(?:00)?44", "0", regex=True).str.replace(r"^00", "0", regex=True)
-    phone = phone.where(phone.str.len() >= 10)
-    return email, phone
+def _contact_keys(contact: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer keys (-1 = none) of the first e-mail and the first UK phone number in each contact cell (Arrow regex)."""
+    import pyarrow.compute as pc
+
+    arr = arrow_strings(contact)
+    email = pc.utf8_lower(pc.struct_field(pc.extract_regex(arr, f"(?P<e>{_EMAIL.pattern})"), [0]))
+    phone = pc.struct_field(pc.extract_regex(arr, f"(?P<p>{_PHONE.pattern})"), [0])
+    phone = pc.replace_substring_regex(phone, r"\D", "")
+    phone = pc.replace_substring_regex(phone, r"^(?:00)?44", "0")
+    phone = pc.if_else(pc.greater_equal(pc.utf8_length(phone), 10), phone, pa.scalar(None, pa.string()))
+    out = []
+    for a in (email, phone):
+        codes, _u = pd.factorize(pd.Series(pd.array(a, dtype=STRING)), use_na_sentinel=True)
+        out.append(np.asarray(codes))
+    return out[0], out[1]
 
 
 def _answer_hash(enc: Encoded, book: Codebook) -> tuple[np.ndarray, np.ndarray]:
@@ -125,7 +134,11 @@ def _answer_hash(enc: Encoded, book: Codebook) -> tuple[np.ndarray, np.ndarray]:
             if var in enc.codes:
                 v = (enc.codes[var].astype(np.int64) + 3).astype(np.uint64)
             elif var in enc.text:
-                v = pd.util.hash_array(enc.text[var].to_numpy(dtype=object, na_value=None)).astype(np.uint64)
+                codes, _u = pd.factorize(enc.text[var], use_na_sentinel=True)
+                # distinct texts get distinct codes; mix the text's own hash in so equal codes mean equal text
+                uh = pd.util.hash_array(np.asarray(_u, dtype=object)) if len(_u) else np.zeros(0, np.uint64)
+                v = np.concatenate([uh, [np.uint64(7)]]).astype(np.uint64)[np.where(np.asarray(codes) < 0, len(_u),
+                                                                                    codes)]
             else:
                 continue
             h = (h * prime) ^ v
@@ -144,27 +157,25 @@ def find_duplicates(enc: Encoded, book: Codebook, candidates: np.ndarray, lines:
     cand = np.flatnonzero(candidates)
     if cand.size < 2:
         return out
-    keys: list[pd.Series] = []
+    keys: list[np.ndarray] = []  # integer key per row, -1 = no key
     if "q46_contact" in enc.text:
-        email, phone = _contact_keys(enc.text["q46_contact"])
-        keys += ["e:" + email, "p:" + phone]
+        keys += list(_contact_keys(enc.text["q46_contact"]))
     h, beyond = _answer_hash(enc, book)
-    hkey = pd.Series(["h:" + format(int(x), "x") for x in h], index=enc.index, dtype=object).where(beyond)
-    keys.append(hkey)
+    hcodes, _u = pd.factorize(h)
+    keys.append(np.where(beyond, np.asarray(hcodes), -1))
     rows, nodes = [], []
+    offset = n
     for k in keys:
-        kk = pd.Series(k.to_numpy(dtype=object, na_value=None)[cand], dtype=object)
-        ok = kk.notna().to_numpy()
+        kc = k[cand]
+        ok = kc >= 0
         rows.append(cand[ok])
-        nodes.append(kk[ok].to_numpy(dtype=object))
-    if not rows or sum(len(r) for r in rows) == 0:
-        return out
+        nodes.append(kc[ok] + offset)
+        offset += int(k.max()) + 1 if k.size and k.max() >= 0 else 0
     all_rows = np.concatenate(rows)
     all_nodes = np.concatenate(nodes)
-    node_codes, uniq = pd.factorize(pd.Series(all_nodes, dtype=object))
-    size = n + len(uniq)
-    graph = coo_matrix((np.ones(len(all_rows), dtype=np.int8), (all_rows, n + np.asarray(node_codes))),
-                       shape=(size, size))
+    if all_rows.size == 0:
+        return out
+    graph = coo_matrix((np.ones(all_rows.size, dtype=np.int8), (all_rows, all_nodes)), shape=(offset, offset))
     _ncomp, labels = connected_components(graph, directed=False)
     comp = labels[cand]
     counts = np.bincount(comp)
@@ -175,12 +186,12 @@ def find_duplicates(enc: Encoded, book: Codebook, candidates: np.ndarray, lines:
     completeness = np.zeros(n, dtype=np.int64)
     for var in list(enc.codes) + list(enc.text):
         if var in book:
-            completeness += enc.answered(var)
-    dates = enc.text["recorded_date"].to_numpy(dtype=object, na_value="") if "recorded_date" in enc.text else \
-        np.full(n, "", dtype=object)
-    ids = enc.text["respondent_id"].to_numpy(dtype=object, na_value=None)
+            completeness[sel] += enc.answered(var)[sel]
+    dates = enc.text["recorded_date"].iloc[sel].to_numpy(dtype=object, na_value="") if "recorded_date" in enc.text \
+        else np.full(sel.size, "", dtype=object)
+    ids = object_values(enc.text["respondent_id"])
     frame = pd.DataFrame({"pos": sel, "comp": labels[sel], "complete": completeness[sel],
-                          "date": [str(d) for d in dates[sel]], "line": lines[sel]})
+                          "date": [str(d) for d in dates], "line": lines[sel]})
     frame = frame.sort_values(["comp", "complete", "date", "line"], ascending=[True, False, False, True],
                               kind="stable")
     keep = frame.groupby("comp", sort=False)["pos"].transform("first").to_numpy()
@@ -236,6 +247,11 @@ def _categorical(enc: Encoded, var: str, take: np.ndarray, ordered: bool) -> pd.
                                      ordered=ordered)
 
 
+def _take_string(series: pd.Series, take: np.ndarray, index: pd.Index) -> pd.Series:
+    return string_series(arrow_strings(series).take(pa.array(take, type=pa.int64())), index=index,
+                         name=series.name)
+
+
 def typed_frame(enc: Encoded, book: Codebook, take: np.ndarray, *, mask_free_text: bool = True,
                 keep_personal: bool = False) -> pd.DataFrame:
     """The kept rows (``take``: positions) as analysis types (docs/ARCHITECTURE.md section 5)."""
@@ -243,8 +259,7 @@ def typed_frame(enc: Encoded, book: Codebook, take: np.ndarray, *, mask_free_tex
 
     idx = pd.RangeIndex(len(take))
     cols: dict[str, Any] = {}
-    rid = enc.text["respondent_id"].iloc[take]
-    cols["respondent_id"] = pd.Series(rid.to_numpy(dtype=object, na_value=None), index=idx, dtype="string")
+    cols["respondent_id"] = _take_string(enc.text["respondent_id"], take, idx)
     cols["status"] = pd.Series(_categorical(enc, "status", take, False), index=idx)
     prog = pd.to_numeric(enc.text["progress"].iloc[take].astype(object), errors="coerce")
     cols["progress"] = pd.Series(prog.to_numpy(), index=idx).astype("Int16")
@@ -265,11 +280,10 @@ def typed_frame(enc: Encoded, book: Codebook, take: np.ndarray, *, mask_free_tex
             cols[var] = pd.Series(_categorical(enc, var, take, col.type in ("likert", "ordinal")), index=idx)
         elif var in PERSONAL_DROP:
             if keep_personal:
-                cols[var] = pd.Series(enc.text[var].iloc[take].to_numpy(dtype=object, na_value=None), index=idx,
-                                      dtype="string")
+                cols[var] = _take_string(enc.text[var], take, idx)
         elif mask_free_text:
             raw = enc.text[var].iloc[take].reset_index(drop=True)
-            cols[var] = mask_series(raw).astype("string")
+            cols[var] = string_series(mask_series(raw), index=idx)
     return pd.DataFrame(cols, index=idx)
 
 
@@ -365,12 +379,11 @@ def clean_survey(read, codebook: Codebook | None = None, *, source_file: str, fm
         raise InputError([InputIssue(file=source_file, line=None, rule="no_data", message="no responses to clean",
                                      level="file")])
     n = enc.n
-    ids = enc.text["respondent_id"].to_numpy(dtype=object, na_value=None)
+    ids = object_values(enc.text["respondent_id"])
     raw_text_vars = [c.var for c in book.columns if c.is_text]
     free_text_raw = pd.DataFrame({"line": lines.astype("int64"),
-                                  "respondent_id": pd.Series(ids, dtype="string"),
-                                  **{v: pd.Series(enc.text[v].to_numpy(dtype=object, na_value=None), dtype="string")
-                                     for v in raw_text_vars}})
+                                  "respondent_id": string_series(enc.text["respondent_id"], index=pd.RangeIndex(n)),
+                                  **{v: string_series(enc.text[v], index=pd.RangeIndex(n)) for v in raw_text_vars}})
 
     reasons = exclusion_reasons(enc, min_progress)
     dup = find_duplicates(enc, book, reasons == None, lines)  # noqa: E711

@@ -45,29 +45,55 @@ def load_postcode_areas(path: str | None = None) -> pd.DataFrame:
 
 def postcode_area(prefix: pd.Series) -> pd.Series:
     """The post-code area (``OX`` of ``OX3``, ``B`` of ``B15``) of each prefix; missing if none."""
-    text = prefix.astype("string").str.upper().str.replace(r"\s+", "", regex=True)
-    return text.str.extract(_PREFIX, expand=False).astype("string")
+    codes, uniques = pd.factorize(prefix, use_na_sentinel=True)
+    areas = []
+    for u in uniques:
+        m = _PREFIX.match(re.sub(r"\s+", "", str(u)).upper())
+        areas.append(m.group(1) if m else None)
+    return _take(areas, np.asarray(codes), prefix.index).astype("string")
+
+
+def _take(values: list, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    lookup = np.array(list(values) + [None], dtype=object)
+    return pd.Series(lookup[np.where(codes < 0, len(values), codes)], index=index, dtype=object)
+
+
+@lru_cache(maxsize=1)
+def _area_maps() -> tuple[dict, dict]:
+    areas = load_postcode_areas()
+    return dict(zip(areas["area"], areas["region"])), dict(zip(areas["area"], areas["nation"]))
 
 
 def region_nation(prefix: pd.Series) -> tuple[pd.Series, pd.Series]:
-    areas = load_postcode_areas()
-    area = postcode_area(prefix)
-    region = area.map(dict(zip(areas["area"], areas["region"])))
-    nation = area.map(dict(zip(areas["area"], areas["nation"])))
-    return (pd.Series(pd.Categorical(region.astype(object).where(region.notna(), None), categories=list(REGIONS)),
-                      index=prefix.index),
-            pd.Series(pd.Categorical(nation.astype(object).where(nation.notna(), None), categories=list(NATIONS)),
-                      index=prefix.index))
+    """Region and nation (categoricals in :data:`REGIONS` / :data:`NATIONS` order) of each post-code prefix."""
+    to_region, to_nation = _area_maps()
+    codes, uniques = pd.factorize(prefix, use_na_sentinel=True)
+    codes = np.asarray(codes)
+    region, nation = [], []
+    for u in uniques:
+        m = _PREFIX.match(re.sub(r"\s+", "", str(u)).upper())
+        area = m.group(1) if m else None
+        region.append(to_region.get(area))
+        nation.append(to_nation.get(area))
+    r = _take(region, codes, prefix.index)
+    n = _take(nation, codes, prefix.index)
+    return (pd.Series(pd.Categorical(r, categories=list(REGIONS)), index=prefix.index),
+            pd.Series(pd.Categorical(n, categories=list(NATIONS)), index=prefix.index))
 
 
 def _flag(s: pd.Series, true: set[str], false: set[str]) -> pd.Series:
-    """True for ``true`` labels, False for ``false`` labels, missing otherwise."""
-    text = s.astype("string")
-    out = pd.array(np.full(len(s), pd.NA, dtype=object), dtype="boolean")
-    out = pd.Series(out, index=s.index)
-    out[text.isin(list(true)).fillna(False).to_numpy(dtype=bool)] = True
-    out[text.isin(list(false)).fillna(False).to_numpy(dtype=bool)] = False
-    return out
+    """True for ``true`` labels, False for ``false`` labels, missing otherwise (by distinct value)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes = np.asarray(s.cat.codes)
+        uniques = list(s.cat.categories)
+    else:
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        codes = np.asarray(codes)
+    val = np.array([1 if str(u) in true else (0 if str(u) in false else -1) for u in uniques] + [-1], dtype=np.int8)
+    v = val[np.where(codes < 0, len(uniques), codes)]
+    out = pd.array(v == 1, dtype="boolean")
+    out[v < 0] = pd.NA
+    return pd.Series(out, index=s.index)
 
 
 NEEDS_BELOW = {"far below the level of my needs", "moderately below the level of my needs"}
@@ -78,12 +104,12 @@ DIRECT_NO = "No, my responsibilities are mostly supervisory and training"
 
 
 def _years_band(df: pd.DataFrame) -> pd.Series:
-    s = df["q02_years_in_role"].astype("string")
+    s = df["q02_years_in_role"]
     mapping = {"Less than 1 year": YEARS_BANDS[0], "1 to 5 years": YEARS_BANDS[1], "6 to 10 years": YEARS_BANDS[2],
                "Over 10 years": YEARS_BANDS[2]}
-    vals = s.map(mapping)
-    return pd.Series(pd.Categorical(vals.astype(object).where(vals.notna(), None), categories=list(YEARS_BANDS),
-                                    ordered=True), index=df.index)
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    vals = _take([mapping.get(str(u)) for u in uniques], np.asarray(codes), df.index)
+    return pd.Series(pd.Categorical(vals, categories=list(YEARS_BANDS), ordered=True), index=df.index)
 
 
 def _any_ticked(df: pd.DataFrame, cols: list[str]) -> pd.Series:
@@ -112,7 +138,7 @@ DERIVED: dict[str, tuple[str, tuple[str, ...], Callable[[pd.DataFrame], pd.Serie
     "region": ("Region of the work post code (post-code area -> region, resources/postcode_areas.csv; the report's "
                "region names)", ("q07_postcode_prefix",), lambda df: region_nation(df["q07_postcode_prefix"])[0]),
     "nation": ("UK nation of the work post code (England, Wales, Scotland, Northern Ireland)",
-               ("q07_postcode_prefix",), lambda df: region_nation(df["q07_postcode_prefix"])[1]),
+               ("q07_postcode_prefix",), lambda df: _nation(df)),
     "years_in_role_band": ("Years in the current role in three bands: less than 1, 1 to 5, 6 or more (Q2)",
                            ("q02_years_in_role",), _years_band),
     "years_6plus": ("Six or more years in the current role (Q2 '6 to 10 years' or 'Over 10 years'; false for the "
@@ -179,6 +205,18 @@ DERIVED: dict[str, tuple[str, tuple[str, ...], Callable[[pd.DataFrame], pd.Serie
                                              {"No, a regular caseload within which I encounter families with mental "
                                               "health needs"})),
 }
+
+
+def _nation(df: pd.DataFrame) -> pd.Series:
+    """Nation from the region when it is known (one lookup), else from the post code."""
+    if "region" in df.columns:
+        own = {"Scotland": "Scotland", "Wales": "Wales", "Northern Ireland": "Northern Ireland"}
+        cats = list(df["region"].cat.categories)
+        nat = [own.get(c, "England") for c in cats]
+        codes = np.asarray(df["region"].cat.codes)
+        vals = _take(nat, codes, df.index)
+        return pd.Series(pd.Categorical(vals, categories=list(NATIONS)), index=df.index)
+    return region_nation(df["q07_postcode_prefix"])[1]
 
 
 def _either(a: pd.Series, b: pd.Series) -> pd.Series:

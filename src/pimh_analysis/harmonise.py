@@ -179,6 +179,28 @@ def arrow_strings(series: pd.Series) -> pa.ChunkedArray:
     return pa.chunked_array([pa.array([v if v is None else str(v) for v in values], type=pa.string())])
 
 
+def object_values(series: pd.Series) -> np.ndarray:
+    """The column as an object array of ``str``/``None`` (through Arrow, without a Python loop)."""
+    if isinstance(series.dtype, pd.ArrowDtype) or pd.api.types.is_string_dtype(series.dtype):
+        return np.asarray(arrow_strings(series).to_numpy(zero_copy_only=False), dtype=object)
+    return series.to_numpy(dtype=object, na_value=None)
+
+
+def string_series(values, index: pd.Index | None = None, name: str | None = None) -> pd.Series:
+    """A pandas ``string`` (pyarrow-backed, ``pd.NA``) column from an Arrow array, a Series or an object array."""
+    if isinstance(values, pd.Series):
+        index = values.index if index is None else index
+        name = values.name if name is None else name
+        values = arrow_strings(values)
+    if isinstance(values, pa.Array):
+        values = pa.chunked_array([values])
+    if not isinstance(values, pa.ChunkedArray):
+        values = pa.chunked_array([pa.array(list(values), type=pa.string(), from_pandas=True)])
+    if values.type != pa.string():
+        values = values.cast(pa.string())
+    return pd.Series(pd.arrays.ArrowStringArray(values), index=index, name=name)
+
+
 def to_numpy_bool(arr) -> np.ndarray:
     return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=bool)
 
@@ -231,7 +253,7 @@ class Encoded:
     def labels(self, var: str) -> np.ndarray:
         """Object array of labels (``None`` when missing; the raw value when invalid)."""
         if var not in self.codes:
-            return self.text[var].to_numpy(dtype=object, na_value=None)
+            return object_values(self.text[var])
         vals = np.array(list(self.values[var]) + [None, None], dtype=object)
         c = self.codes[var]
         out = vals[np.where(c < 0, len(self.values[var]) + (c == INVALID), c)]
@@ -372,14 +394,10 @@ def encode(frame: pd.DataFrame, codebook: Codebook) -> Encoded:
             series, blank_log = _blank_to_na(series, var)
             if blank_log is not None:
                 logs.append(blank_log)
-            fix = _FIXERS.get(var)
-            if fix is not None:
-                fcodes, uniques = factorize(series)
-                mapped = [fix(str(u)) for u in uniques]
-                changed = [i for i, (u, m) in enumerate(zip(uniques, mapped)) if m != u]
-                if changed:
-                    series = remap(series, fcodes, mapped)
-                    logs.append(_change_log(var, fcodes, uniques, mapped, [NORMALISED] * len(uniques), changed))
+            if var in _FIXERS:
+                series, fix_log = _apply_fixer(series, var)
+                if fix_log is not None:
+                    logs.append(fix_log)
             text[var] = series
             continue
         c, bad, log = encode_column(series, var, matcher)
@@ -427,4 +445,32 @@ def _fix_date(value: str) -> str:
     return f"{m.group(1)}T{m.group(2)}" if m else value.strip()
 
 
-_FIXERS.update({"respondent_id": _fix_id, "progress": _fix_progress, "recorded_date": _fix_date})
+# variable -> (values already in canonical form (Arrow regex), fixer for the others)
+_FIXERS.update({
+    "respondent_id": (r"^\S(?:.*\S)?$", _fix_id),
+    "progress": (r"^(?:0|[1-9][0-9]*)$", _fix_progress),
+    "recorded_date": (r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$", _fix_date),
+})
+
+
+def _apply_fixer(series: pd.Series, var: str) -> tuple[pd.Series, pd.DataFrame | None]:
+    """Normalise the values of ``var`` not already in canonical form (found with one Arrow regex)."""
+    import pyarrow.compute as pc
+
+    ok_regex, fix = _FIXERS[var]
+    arr = arrow_strings(series)
+    ok = to_numpy_bool(pc.fill_null(pc.match_substring_regex(arr, ok_regex), True))
+    todo = np.flatnonzero(~ok)
+    if todo.size == 0:
+        return series, None
+    before = np.asarray(arr.take(pa.array(todo)).to_numpy(zero_copy_only=False), dtype=object)
+    after = np.array([fix(str(v)) for v in before], dtype=object)
+    changed = after != before
+    if not changed.any():
+        return series, None
+    values = object_values(series)
+    values[todo[changed]] = after[changed]
+    out = string_series(pa.array(values, type=pa.string()), index=series.index, name=series.name)
+    out = pd.Series(pd.array(arrow_strings(out), dtype=STRING), index=series.index, name=series.name)
+    return out, pd.DataFrame({"position": todo[changed].astype("int64"), "variable": var, "before": before[changed],
+                              "after": after[changed], "how": NORMALISED})

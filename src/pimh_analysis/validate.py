@@ -36,9 +36,10 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .errors import CELL_LEVEL, FILE_LEVEL, InputIssue
-from .harmonise import INVALID, MISSING, STATUS_VALUES, Encoded, condition_vars, encode
+from .harmonise import INVALID, MISSING, STATUS_VALUES, Encoded, condition_vars, encode, object_values
 from .instrument import Codebook, load_codebook
 
 ERROR = "error"
@@ -279,7 +280,7 @@ def check_encoded(enc: Encoded, lines: np.ndarray, book: Codebook, *, file: str,
     """Cell-level checks and duplicate ids on an encoded frame; file-level issues in front."""
     sources = sources or {}
     n = enc.n
-    ids = enc.text["respondent_id"].to_numpy(dtype=object, na_value=None) if "respondent_id" in enc.text else \
+    ids = object_values(enc.text["respondent_id"]) if "respondent_id" in enc.text else \
         np.full(n, None, dtype=object)
     coll = _Collector(file, lines, ids, sources)
     order = {v: k for k, v in enumerate(book.all_vars)}
@@ -301,15 +302,16 @@ def check_encoded(enc: Encoded, lines: np.ndarray, book: Codebook, *, file: str,
         has = rid.notna().to_numpy()
         coll.add(np.flatnonzero(~has & live), "missing_id", "the row has no respondent id", variable="respondent_id",
                  expected="a unique respondent id", order=order["respondent_id"])
-        vals = rid.to_numpy(dtype=object, na_value=None)
-        u, inv = _uniq_map(vals)
-        mangled = np.array([bool(_SCI.match(str(v))) for v in u], dtype=bool)
-        bad = (mangled[inv] & has) if len(u) else np.zeros(n, bool)
-        coll.add(np.flatnonzero(bad & live), "excel_mangled", "the id is in scientific notation: a spreadsheet "
-                 "turned it into a number", variable="respondent_id", value=vals, expected="the id as exported "
-                 "(format the column as text)", order=order["respondent_id"])
+        kinds = _kinds(rid, None, lambda v: "excel_mangled" if _SCI.match(v) else "ok",
+                       ok_extra=~_may_be_sci(rid))
+        bad = kinds.get("excel_mangled", np.zeros(0, dtype=np.int64))
+        bad = bad[live[bad]]
+        coll.add(bad, "excel_mangled", "the id is in scientific notation: a spreadsheet turned it into a number",
+                 variable="respondent_id", value=_values_at(rid, bad), expected="the id as exported (format the "
+                 "column as text)", order=order["respondent_id"])
         dup = rid.duplicated(keep=False).to_numpy() & has
         if dup.any():
+            vals = rid.to_numpy(dtype=object, na_value=None)
             frame = pd.DataFrame({"id": vals[dup], "line": lines[dup]})
             for rid_value, grp in frame.groupby("id", sort=False):
                 ls = grp["line"].tolist()
@@ -422,13 +424,48 @@ def check_encoded(enc: Encoded, lines: np.ndarray, book: Codebook, *, file: str,
     return sorted(file_issues, key=lambda i: (i.line or 0, i.rule)) + cell
 
 
-def _uniq_map(vals: np.ndarray) -> tuple[list, np.ndarray]:
-    codes, uniques = pd.factorize(pd.Series(vals, dtype=object), use_na_sentinel=True)
-    return list(uniques), np.where(codes < 0, 0, codes) if len(uniques) else codes
+def _may_be_sci(series: pd.Series) -> np.ndarray:
+    import pyarrow.compute as pc
+
+    from .harmonise import arrow_strings, to_numpy_bool
+
+    arr = arrow_strings(series)
+    return to_numpy_bool(pc.fill_null(pc.match_substring_regex(arr, r"^\s*[-+]?\d+(?:[.,]\d+)?[eE][-+]?\d+\s*$"),
+                                      False))
 
 
 def _invalid_rows(enc: Encoded, var: str) -> np.ndarray:
     return enc.codes[var] == INVALID
+
+
+def _kinds(series: pd.Series, ok_regex: str | None, classify, ok_extra=None) -> dict[str, np.ndarray]:
+    """Positions of each problem kind in a text column.
+
+    Values matching ``ok_regex`` (checked with Arrow, vectorised; and ``ok_extra``,
+    a boolean array, when given) are fine; only the *distinct* remaining values go
+    through ``classify`` (value -> kind, or ``"ok"``).  ``"missing"`` holds the
+    empty cells.
+    """
+    import pyarrow.compute as pc
+
+    from .harmonise import arrow_strings, to_numpy_bool
+
+    arr = arrow_strings(series)
+    valid = to_numpy_bool(arr.is_valid())
+    ok = np.zeros(len(series), dtype=bool)
+    if ok_regex is not None:
+        ok = to_numpy_bool(pc.fill_null(pc.match_substring_regex(arr, ok_regex), False))
+    if ok_extra is not None:
+        ok &= ok_extra
+    out: dict[str, np.ndarray] = {"missing": np.flatnonzero(~valid)}
+    todo = np.flatnonzero(valid & ~ok)
+    if todo.size:
+        codes, uniques = pd.factorize(pd.Series(pd.array(arr.take(pa.array(todo)), dtype=pd.ArrowDtype(pa.string()))))
+        kinds = np.array([classify(str(u)) for u in uniques], dtype=object)
+        per = kinds[np.asarray(codes)]
+        for kind in set(kinds) - {"ok"}:
+            out[kind] = todo[per == kind]
+    return out
 
 
 def _check_metadata(enc: Encoded, coll: _Collector, live: np.ndarray, order: Mapping[str, int]) -> None:
@@ -449,84 +486,77 @@ def _check_metadata(enc: Encoded, coll: _Collector, live: np.ndarray, order: Map
             coll.add(pos[live[pos]], rule, "finished must be 1 or 0", variable="finished", value=raw,
                      expected="1 or 0", order=order["finished"])
     if "progress" in enc.text:
-        vals = enc.text["progress"].to_numpy(dtype=object, na_value=None)
-        u, inv = _uniq_map(vals)
-        kinds = []
-        for v in u:
-            if v is None:
-                kinds.append("missing")
-            elif _SCI.match(v) or _DATE_LIKE.match(v):
-                kinds.append("excel_mangled")
-            elif re.fullmatch(r"\d+", v):
-                kinds.append("ok" if 0 <= int(v) <= 100 else "out_of_range")
-            else:
-                kinds.append("not_a_number")
-        kinds_a = np.array(kinds + ["ok"], dtype=object)
-        per_row = kinds_a[np.where(pd.isna(vals), len(kinds), inv)] if len(u) else np.full(len(vals), "ok")
-        per_row = np.where(pd.isna(vals), "missing", per_row)
+        def prog(v: str) -> str:
+            if _SCI.match(v) or _DATE_LIKE.match(v):
+                return "excel_mangled"
+            if re.fullmatch(r"\d+", v):
+                return "ok" if 0 <= int(v) <= 100 else "out_of_range"
+            return "not_a_number"
+
+        kinds = _kinds(enc.text["progress"], r"^(?:100|[1-9]?[0-9])$", prog)
         msgs = {"missing": ("missing_value", "progress is empty", "an integer 0-100"),
                 "excel_mangled": ("excel_mangled", "progress is in scientific notation or a date format (a "
                                   "spreadsheet reformatted it)", "an integer 0-100"),
                 "out_of_range": ("out_of_range", "progress outside 0-100", "an integer 0-100"),
                 "not_a_number": ("not_a_number", "progress is not a whole number", "an integer 0-100")}
+        vals = enc.text["progress"]
         for kind, (rule, msg, exp) in msgs.items():
-            coll.add(np.flatnonzero((per_row == kind) & live), rule, msg, variable="progress", value=vals,
-                     expected=exp, order=order["progress"])
+            pos = kinds.get(kind, np.zeros(0, dtype=np.int64))
+            pos = pos[live[pos]]
+            coll.add(pos, rule, msg, variable="progress", value=_values_at(vals, pos), expected=exp,
+                     order=order["progress"])
     if "recorded_date" in enc.text:
-        vals = enc.text["recorded_date"].to_numpy(dtype=object, na_value=None)
-        u, inv = _uniq_map(vals)
-        kinds = []
-        for v in u:
-            if v is None:
-                kinds.append("missing")
-            elif _ISO.match(v) and not pd.isna(pd.to_datetime(v, format="%Y-%m-%dT%H:%M:%S", errors="coerce")):
-                kinds.append("ok")
-            elif _DATE_LIKE.match(v) or _SCI.match(v) or re.fullmatch(r"\d+(\.\d+)?", v):
-                kinds.append("excel_mangled")
-            else:
-                kinds.append("bad_date")
-        kinds_a = np.array(kinds + ["ok"], dtype=object)
-        per_row = kinds_a[np.where(pd.isna(vals), len(kinds), inv)] if len(u) else np.full(len(vals), "ok")
-        per_row = np.where(pd.isna(vals), "missing", per_row)
+        dates = enc.text["recorded_date"]
+        parsed = pd.to_datetime(dates.astype(object), format="%Y-%m-%dT%H:%M:%S", errors="coerce")
+        real = np.asarray(pd.notna(parsed), dtype=bool)
+
+        def date_kind(v: str) -> str:
+            if _DATE_LIKE.match(v) or _SCI.match(v) or re.fullmatch(r"\d+(\.\d+)?", v):
+                return "excel_mangled"
+            return "bad_date"
+
+        kinds = _kinds(dates, r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$", date_kind, ok_extra=real)
         msgs = {"missing": ("missing_value", "recorded_date is empty", "YYYY-MM-DDTHH:MM:SS"),
                 "excel_mangled": ("excel_mangled", "recorded_date is in a spreadsheet's date format", "ISO 8601 "
                                   "YYYY-MM-DDTHH:MM:SS"),
                 "bad_date": ("bad_date", "recorded_date is not an ISO 8601 date-time", "YYYY-MM-DDTHH:MM:SS")}
         for kind, (rule, msg, exp) in msgs.items():
-            coll.add(np.flatnonzero((per_row == kind) & live), rule, msg, variable="recorded_date", value=vals,
-                     expected=exp, order=order["recorded_date"])
+            pos = kinds.get(kind, np.zeros(0, dtype=np.int64))
+            pos = pos[live[pos]]
+            coll.add(pos, rule, msg, variable="recorded_date", value=_values_at(dates, pos), expected=exp,
+                     order=order["recorded_date"])
+
+
+def _values_at(series: pd.Series, pos: np.ndarray) -> np.ndarray:
+    """An object array the length of ``series`` holding the values at ``pos`` (for issue reports)."""
+    out = np.full(len(series), None, dtype=object)
+    if len(pos):
+        out[pos] = series.iloc[pos].to_numpy(dtype=object, na_value=None)
+    return out
 
 
 def _check_postcode(enc: Encoded, coll: _Collector, live: np.ndarray, order: Mapping[str, int]) -> None:
     from .derive import load_postcode_areas
 
     areas = set(load_postcode_areas()["area"])
-    vals = enc.text["q07_postcode_prefix"].to_numpy(dtype=object, na_value=None)
-    u, inv = _uniq_map(vals)
-    kinds = []
-    for v in u:
-        if v is None:
-            kinds.append("ok")
-            continue
+
+    def kind(v: str) -> str:
         m = _POSTCODE_PREFIX.match(re.sub(r"\s+", "", str(v)).upper()[:4])
         if not m:
-            kinds.append("postcode_format")
-        elif m.group(1) not in areas:
-            kinds.append("unknown_postcode_area")
-        else:
-            kinds.append("ok")
-    if not len(u):
-        return
-    kinds_a = np.array(kinds, dtype=object)
-    per_row = np.where(pd.isna(vals), "ok", kinds_a[inv])
-    coll.add(np.flatnonzero((per_row == "postcode_format") & live), "postcode_format",
-             "the post-code prefix is not 1-2 letters then a digit; region and nation will be missing",
-             variable="q07_postcode_prefix", value=vals, personal=True, expected="e.g. OX3, B15, SW1",
-             order=order["q07_postcode_prefix"])
-    coll.add(np.flatnonzero((per_row == "unknown_postcode_area") & live), "unknown_postcode_area",
-             "the post-code area is not one of the 121 UK areas; region and nation will be missing",
-             variable="q07_postcode_prefix", value=vals, personal=True, expected="a UK post-code area",
-             order=order["q07_postcode_prefix"])
+            return "postcode_format"
+        return "ok" if m.group(1) in areas else "unknown_postcode_area"
+
+    series = enc.text["q07_postcode_prefix"]
+    kinds = _kinds(series, None, kind)
+    for rule, msg, exp in (
+            ("postcode_format", "the post-code prefix is not 1-2 letters then a digit; region and nation will be "
+             "missing", "e.g. OX3, B15, SW1"),
+            ("unknown_postcode_area", "the post-code area is not one of the 121 UK areas; region and nation will be "
+             "missing", "a UK post-code area")):
+        pos = kinds.get(rule, np.zeros(0, dtype=np.int64))
+        pos = pos[live[pos]]
+        coll.add(pos, rule, msg, variable="q07_postcode_prefix", value=_values_at(series, pos), personal=True,
+                 expected=exp, order=order["q07_postcode_prefix"])
 
 
 # --- entry points ---------------------------------------------------------------------------

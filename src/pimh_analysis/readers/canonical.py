@@ -51,7 +51,7 @@ def read_canonical_bytes(raw: bytes, file: str, book: Codebook) -> ReadResult:
         issues.append(file_issue(file, "empty_file", "the file is empty (no header, no data)", line=1,
                                  expected="a header row of codebook variable names, then one row per response"))
         return _empty(book, issues)
-    recs = csvscan.scan(data)
+    recs = csvscan.scan(data, count_fields=False)
     if recs.unbalanced_quote_line is not None:
         issues.append(file_issue(file, "unbalanced_quote", "a quoted field is never closed: the rest of the file "
                                  "would be read as one value", line=recs.unbalanced_quote_line,
@@ -63,12 +63,13 @@ def read_canonical_bytes(raw: bytes, file: str, book: Codebook) -> ReadResult:
     issues.extend(header_issues)
     if not ok:
         return _empty(book, issues)
-    issues.extend(record_issues(recs, file, len(header), header_line))
     if len(recs) == 1:
+        issues.extend(record_issues(recs, file, len(header), header_line))
         issues.append(file_issue(file, "no_data", "the file has a header but no responses", line=header_line + 1,
                                  expected="one row per response after the header"))
         return _empty(book, issues)
-    parsed = csvscan.parse(data, recs, 1, header)
+    parsed = csvscan.parse(data, recs, 1, header)  # counts fields per record only if some row is malformed
+    issues.extend(record_issues(recs, file, len(header), header_line))
     if recs.quoted_newlines and b"\r\n" in data:
         parsed = csvscan.normalise_newlines(parsed)
     columns = {}
@@ -149,7 +150,7 @@ def check_header(header: list[str], line: int, file: str, book: Codebook) -> tup
 
 def record_issues(recs: csvscan.Records, file: str, ncol: int, header_line: int) -> list[InputIssue]:
     issues: list[InputIssue] = []
-    bad = np.flatnonzero(recs.nfields[1:] != ncol) + 1
+    bad = np.flatnonzero(recs.nfields[1:] != ncol) + 1 if recs.nfields is not None else np.zeros(0, dtype=int)
     for i in bad[:200]:
         issues.append(file_issue(file, "field_count", f"line {int(recs.lines[i])} has {int(recs.nfields[i])} "
                                  f"fields; the header has {ncol}; the row is not read", line=int(recs.lines[i]),

@@ -33,7 +33,7 @@ class Records:
     starts: np.ndarray  # byte offset of each non-blank record
     ends: np.ndarray  # byte offset one past the record's last byte (line end excluded)
     lines: np.ndarray  # 1-based line on which each record starts
-    nfields: np.ndarray  # fields per record
+    nfields: np.ndarray | None  # fields per record (None when not counted)
     blank_lines: np.ndarray  # lines that are empty (skipped)
     quoted_newlines: bool  # some quoted field holds a line break
     unbalanced_quote_line: int | None  # line of the last quote if quotes are unbalanced
@@ -43,7 +43,12 @@ class Records:
         return len(self.starts)
 
 
-def scan(data: bytes, delimiter: str = ",") -> Records:
+def scan(data: bytes, delimiter: str = ",", count_fields: bool = True) -> Records:
+    """Record boundaries, start lines and (with ``count_fields``) the number of fields of every record.
+
+    Counting fields costs a pass over every delimiter; readers first parse without
+    it and count only when the parser reports rows with the wrong number of fields.
+    """
     arr = np.frombuffer(data, dtype=np.uint8)
     n = arr.size
     delim = ord(delimiter)
@@ -57,18 +62,20 @@ def scan(data: bytes, delimiter: str = ",") -> Records:
         blk = arr[b0:b0 + BLOCK]
         qpos = np.flatnonzero(blk == QUOTE)
         nlpos = np.flatnonzero(blk == LF)
-        dpos = np.flatnonzero(blk == delim)
+        dpos = np.flatnonzero(blk == delim) if count_fields else None
         if qpos.size:
             rec_nl = nlpos[((parity + np.searchsorted(qpos, nlpos)) & 1) == 0]
-            dpos = dpos[((parity + np.searchsorted(qpos, dpos)) & 1) == 0]
+            if count_fields:
+                dpos = dpos[((parity + np.searchsorted(qpos, dpos)) & 1) == 0]
             last_quote = b0 + int(qpos[-1])
         elif parity:
             rec_nl = nlpos[:0]
-            dpos = dpos[:0]
+            dpos = dpos[:0] if count_fields else None
         else:
             rec_nl = nlpos
-        local = np.searchsorted(rec_nl, dpos)
-        contributions.append((base, np.bincount(local, minlength=rec_nl.size + 1)))
+        if count_fields:
+            local = np.searchsorted(rec_nl, dpos)
+            contributions.append((base, np.bincount(local, minlength=rec_nl.size + 1)))
         all_nl.append(nlpos + b0)
         rec_nl_all.append(rec_nl + b0)
         parity = (parity + qpos.size) & 1
@@ -93,9 +100,10 @@ def scan(data: bytes, delimiter: str = ",") -> Records:
     content_end = ends - has_cr
     lines = np.searchsorted(nl, starts) + 1
     blank = content_end == starts
+    nfields = (counts + 1)[~blank] if count_fields else None
     return Records(
         starts=starts[~blank], ends=content_end[~blank], lines=lines[~blank].astype(np.int64),
-        nfields=(counts + 1)[~blank], blank_lines=lines[blank].astype(np.int64),
+        nfields=nfields, blank_lines=lines[blank].astype(np.int64),
         quoted_newlines=bool(nl.size != rec_nl.size),
         unbalanced_quote_line=(int(np.searchsorted(nl, last_quote)) + 1) if parity else None,
         n_lines=int(nl.size) + (1 if n and arr[-1] != LF else 0),
@@ -134,27 +142,37 @@ def parse(data: bytes, records: Records, first: int, names: list[str], delimiter
     Records whose field count differs from ``len(names)`` are skipped (the caller
     reports them).  Empty cells (quoted or not) become ``None``.
     """
-    ncol = len(names)
-    good = records.nfields[first:] == ncol
-    want_lines = records.lines[first:][good]
-    n_good = int(good.sum())
     if records.starts.size <= first:
         return Parsed({nm: [] for nm in names}, np.zeros(0, dtype=np.int64), 0, "none")
+    ncol = len(names)
     offset = int(records.starts[first])
-    bad_rows = int((~good).sum())
+    invalid: list[int] = []
+
+    def handler(row) -> str:
+        invalid.append(1)
+        return "skip"
+
     table = None
     try:
         table = pacsv.read_csv(
             pa.py_buffer(memoryview(data)[offset:]),
             read_options=pacsv.ReadOptions(column_names=unique_names(names), block_size=1 << 24),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=records.quoted_newlines,
-                                             invalid_row_handler=(lambda row: "skip") if bad_rows else None),
+                                             invalid_row_handler=handler),
             convert_options=pacsv.ConvertOptions(
                 column_types={nm: pa.string() for nm in unique_names(names)},
                 strings_can_be_null=True, quoted_strings_can_be_null=True, null_values=[""]),
         )
     except (pa.ArrowInvalid, pa.ArrowException):
         table = None
+    if records.nfields is None and (invalid or table is None):
+        records.nfields = scan(data, delimiter, count_fields=True).nfields
+    if records.nfields is not None:
+        good = records.nfields[first:] == ncol
+    else:
+        good = np.ones(records.starts.size - first, dtype=bool)
+    want_lines = records.lines[first:][good]
+    n_good = int(good.sum())
     if table is not None and table.num_rows == n_good:
         cols = {}
         for i, nm in enumerate(unique_names(names)):

@@ -164,7 +164,7 @@ def read_qualtrics_bytes(raw: bytes, file: str, cmap: ColumnMap, book: Codebook)
         issues.append(file_issue(file, "empty_file", "the file is empty", line=1,
                                  expected="three Qualtrics header rows, then one row per response"))
         return _empty(book, issues)
-    recs = csvscan.scan(data)
+    recs = csvscan.scan(data, count_fields=False)
     if recs.unbalanced_quote_line is not None:
         issues.append(file_issue(file, "unbalanced_quote", "a quoted field is never closed",
                                  line=recs.unbalanced_quote_line, expected='every opening " closed'))
@@ -240,9 +240,9 @@ def read_qualtrics_bytes(raw: bytes, file: str, cmap: ColumnMap, book: Codebook)
         return _empty(book, issues)
     from .canonical import record_issues
 
+    parsed = csvscan.parse(data, recs, 3, row1)  # counts fields per record only if some row is malformed
     # rows 2 and 3 have row 1's field count (checked above), so only data rows can be reported
     issues.extend(record_issues(recs, file, len(row1), header_line))
-    parsed = csvscan.parse(data, recs, 3, row1)
     if recs.quoted_newlines and b"\r\n" in data:
         parsed = csvscan.normalise_newlines(parsed)
     uniq = csvscan.unique_names(row1)
