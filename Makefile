@@ -67,8 +67,11 @@ test: setup
 	@echo "$(BIN)/python -m pytest $(PYTEST_ARGS)   (unit + pipeline tests, nbval over reports/notebooks; see pyproject.toml)"
 	@$(BIN)/python -m pytest $(PYTEST_ARGS) 2>&1 | $(QUIET)
 
+# JupyterLab over the whole repository, opened on notebooks/, new notebooks on the
+# project kernel.  (--allow-root only when run as root, as on the project machines.)
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks --MappingKernelManager.default_kernel_name=$(KERNEL)
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
+	  --MappingKernelManager.default_kernel_name=$(KERNEL) $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
