@@ -526,7 +526,7 @@ def multiplicity_statement(summary: Mapping[str, Any]) -> str:
         f"({ADJUST_CONTROLS[ea]} at {a:g}); {summary['n_significant_exploratory']} significant. "
         "Exploratory findings are hypotheses for the next wave, not conclusions.",
         f"Without adjustment {summary['n_raw_below_alpha']} of the {summary['n_tests']} raw p-values are at or "
-        f"below {a:g} (about {a * summary['n_tests']:.1f} would be expected by chance if nothing had changed); "
+        f"below {a:g} (if nothing had changed, chance alone would give up to about {a * summary['n_tests']:.1f}); "
         f"Holm over all {summary['n_tests']} tests leaves {summary['n_significant_holm_all']}.",
     ]
     return "\n".join(parts)
