@@ -25,7 +25,7 @@ from pimh_analysis import compare as C
 from pimh_analysis import paths, waves
 from pimh_analysis.instrument import load_codebook
 from pimh_analysis.replica import ReplicaSpec
-from pimh_analysis.replica.waves import DemoSpec, derive_spec, generate_demo, planted_changes, wave1_counts
+from pimh_analysis.replica.waves import DemoSpec, generate_demo, planted_changes, wave1_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

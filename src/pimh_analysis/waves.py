@@ -487,11 +487,6 @@ def apply_changes_to_codebook(raw_codebook: Mapping, changes: CodebookChanges) -
     return book
 
 
-def iter_answer_vars(book: Codebook, item_ids: Iterable[str]) -> list[str]:
-    wanted = set(item_ids)
-    return [c.var for c in book.columns if c.item_id in wanted]
-
-
 # --- validation across codebook versions --------------------------------------------------------
 
 DROPPED_RULE_NOTE = "its question was dropped in this wave (codebook_changes)"

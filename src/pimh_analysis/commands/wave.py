@@ -157,7 +157,7 @@ def run_demo(args: argparse.Namespace) -> int:
     import tempfile
 
     from .. import paths, waves
-    from ..replica.waves import DemoSpec, write_demo_files
+    from ..replica.waves import DEMO_NOTE, DemoSpec, write_demo_files
 
     demo = DemoSpec.load()
     if args.add:
@@ -165,7 +165,7 @@ def run_demo(args: argparse.Namespace) -> int:
             written = write_demo_files(Path(tmp), demo, wave_yaml=False)
             raw = written["raw"]
             result = waves.add_wave(raw["export"], demo.wave, fmt="qualtrics", map_path=raw["map"],
-                                    label=demo.label, replica=True, note=_demo_note(demo))
+                                    label=demo.label, replica=True, note=DEMO_NOTE)
             if not result.added:
                 print_report(result.report, 200)
                 print(f"error: {result.message}", file=sys.stderr)
@@ -184,8 +184,3 @@ def run_demo(args: argparse.Namespace) -> int:
             print(f"wrote {paths.rel(path) if args.out is None else path}")
     return 0
 
-
-def _demo_note(demo) -> str:
-    from ..replica.waves import DEMO_NOTE
-
-    return DEMO_NOTE
