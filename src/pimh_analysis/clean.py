@@ -54,7 +54,7 @@ import pyarrow as pa
 from . import outputs, paths
 from .errors import InputError, InputIssue
 from .harmonise import (INVALID, MISSING, STATUS_VALUES, STRING, Encoded, arrow_strings, condition_vars, encode,
-                        object_values, string_series, to_numpy_bool)
+                        object_values, parse_integers, parse_iso_datetimes, string_series, to_numpy_bool)
 from .instrument import Codebook, load_codebook
 
 EXCLUSION_RULES = ("blank_row", "preview", "test", "spam", "screened_out", "no_consent", "incomplete",
@@ -101,7 +101,7 @@ def exclusion_reasons(enc: Encoded, min_progress: int = 100) -> np.ndarray:
         put(~enc.answered("s2_consent"), "no_consent")
     if min_progress >= 0 and "finished" in enc.codes and "progress" in enc.text:
         unfinished = enc.isin("finished", ["0"])
-        prog = pd.to_numeric(enc.text["progress"].astype(object), errors="coerce").fillna(0).to_numpy(dtype=float)
+        prog = np.nan_to_num(parse_integers(enc.text["progress"]), nan=0.0)
         put(unfinished & (prog < min_progress), "incomplete")
     return reason
 
@@ -261,21 +261,18 @@ def typed_frame(enc: Encoded, book: Codebook, take: np.ndarray, *, mask_free_tex
     cols: dict[str, Any] = {}
     cols["respondent_id"] = _take_string(enc.text["respondent_id"], take, idx)
     cols["status"] = pd.Series(_categorical(enc, "status", take, False), index=idx)
-    prog = pd.to_numeric(enc.text["progress"].iloc[take].astype(object), errors="coerce")
-    cols["progress"] = pd.Series(prog.to_numpy(), index=idx).astype("Int16")
+    prog = parse_integers(enc.text["progress"])[take]
+    cols["progress"] = pd.Series(pd.arrays.IntegerArray(np.nan_to_num(prog).astype(np.int16), np.isnan(prog)),
+                                 index=idx)
     fin = enc.codes["finished"][take]
-    cols["finished"] = pd.Series(pd.array(np.where(fin >= 0, fin, 0), dtype="Int8"), index=idx)
-    cols["finished"][fin < 0] = pd.NA
-    cols["recorded_date"] = pd.Series(pd.to_datetime(enc.text["recorded_date"].iloc[take].astype(object),
-                                                     format="%Y-%m-%dT%H:%M:%S", errors="coerce").to_numpy(),
-                                      index=idx).astype("datetime64[ms]")
+    cols["finished"] = pd.Series(pd.arrays.IntegerArray(np.where(fin >= 0, fin, 0).astype(np.int8), fin < 0),
+                                 index=idx)
+    cols["recorded_date"] = pd.Series(parse_iso_datetimes(enc.text["recorded_date"])[take], index=idx)
     for col in book.columns:
         var = col.var
         if col.is_tick:
             c = enc.codes[var][take]
-            arr = pd.array(np.where(c >= 0, c, 0).astype(np.int8), dtype="Int8")
-            arr[c < 0] = pd.NA
-            cols[var] = pd.Series(arr, index=idx)
+            cols[var] = pd.Series(pd.arrays.IntegerArray(np.where(c >= 0, c, 0).astype(np.int8), c < 0), index=idx)
         elif col.is_choice:
             cols[var] = pd.Series(_categorical(enc, var, take, col.type in ("likert", "ordinal")), index=idx)
         elif var in PERSONAL_DROP:

@@ -91,9 +91,7 @@ def _flag(s: pd.Series, true: set[str], false: set[str]) -> pd.Series:
         codes = np.asarray(codes)
     val = np.array([1 if str(u) in true else (0 if str(u) in false else -1) for u in uniques] + [-1], dtype=np.int8)
     v = val[np.where(codes < 0, len(uniques), codes)]
-    out = pd.array(v == 1, dtype="boolean")
-    out[v < 0] = pd.NA
-    return pd.Series(out, index=s.index)
+    return pd.Series(pd.arrays.BooleanArray(v == 1, v < 0), index=s.index)
 
 
 NEEDS_BELOW = {"far below the level of my needs", "moderately below the level of my needs"}
@@ -112,22 +110,31 @@ def _years_band(df: pd.DataFrame) -> pd.Series:
     return pd.Series(pd.Categorical(vals, categories=list(YEARS_BANDS), ordered=True), index=df.index)
 
 
+def _tick_matrix(df: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(ticked, answered) boolean matrices of tick columns (nullable Int8 or text 0/1)."""
+    ticked, answered = [], []
+    for c in cols:
+        s = df[c]
+        a = s.notna().to_numpy(dtype=bool)
+        if pd.api.types.is_integer_dtype(s.dtype):
+            t = s.fillna(0).to_numpy(dtype=np.int64) > 0
+        else:
+            t = s.astype("string").eq("1").fillna(False).to_numpy(dtype=bool)
+        ticked.append(t & a)
+        answered.append(a)
+    return np.column_stack(ticked), np.column_stack(answered)
+
+
 def _any_ticked(df: pd.DataFrame, cols: list[str]) -> pd.Series:
     """True if any of ``cols`` is ticked, False if all are 0, missing if the item was not answered."""
-    block = pd.DataFrame({c: df[c].astype("Float64") for c in cols})
-    answered = block.notna().all(axis=1)
-    anyt = (block.fillna(0) > 0).any(axis=1)
-    out = pd.Series(pd.array(anyt.to_numpy(dtype=bool), dtype="boolean"), index=df.index)
-    out[~answered.to_numpy(dtype=bool)] = pd.NA
-    return out
+    ticked, answered = _tick_matrix(df, cols)
+    return pd.Series(pd.arrays.BooleanArray(ticked.any(axis=1), ~answered.all(axis=1)), index=df.index)
 
 
 def _count_ticked(df: pd.DataFrame, cols: list[str]) -> pd.Series:
-    block = pd.DataFrame({c: df[c].astype("Float64") for c in cols})
-    answered = block.notna().all(axis=1)
-    counts = block.fillna(0).sum(axis=1).astype("Int16")
-    counts[~answered.to_numpy(dtype=bool)] = pd.NA
-    return counts
+    ticked, answered = _tick_matrix(df, cols)
+    return pd.Series(pd.arrays.IntegerArray(ticked.sum(axis=1).astype(np.int16), ~answered.all(axis=1)),
+                     index=df.index)
 
 
 Q11_TRAININGS = ["q11_pg_cert_diploma", "q11_masters", "q11_ihv_champions", "q11_itsiey", "q11_solihull",

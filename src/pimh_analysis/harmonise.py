@@ -172,7 +172,7 @@ def arrow_strings(series: pd.Series) -> pa.ChunkedArray:
         out = arr()
         if not isinstance(out, pa.ChunkedArray):
             out = pa.chunked_array([out])
-        if out.type != pa.string():
+        if out.type not in (pa.string(), pa.large_string()):
             out = out.cast(pa.string())
         return out
     values = series.to_numpy(dtype=object, na_value=None)
@@ -196,9 +196,28 @@ def string_series(values, index: pd.Index | None = None, name: str | None = None
         values = pa.chunked_array([values])
     if not isinstance(values, pa.ChunkedArray):
         values = pa.chunked_array([pa.array(list(values), type=pa.string(), from_pandas=True)])
-    if values.type != pa.string():
+    if values.type not in (pa.string(), pa.large_string()):
         values = values.cast(pa.string())
     return pd.Series(pd.arrays.ArrowStringArray(values), index=index, name=name)
+
+
+def parse_integers(series: pd.Series) -> np.ndarray:
+    """Float array of the whole numbers in a text column (NaN where empty or not a whole number); Arrow, no loop."""
+    import pyarrow.compute as pc
+
+    arr = arrow_strings(series)
+    digits = pc.fill_null(pc.match_substring_regex(arr, r"^\s*[0-9]{1,9}\s*$"), False)
+    clean = pc.if_else(digits, pc.utf8_trim_whitespace(arr), pa.scalar(None, arr.type))
+    return np.asarray(pc.cast(clean, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+
+
+def parse_iso_datetimes(series: pd.Series) -> np.ndarray:
+    """``datetime64[ms]`` array of ISO ``YYYY-MM-DDTHH:MM:SS`` values (NaT where empty or invalid)."""
+    import pyarrow.compute as pc
+
+    arr = arrow_strings(series)
+    ts = pc.strptime(arr, format="%Y-%m-%dT%H:%M:%S", unit="ms", error_is_null=True)
+    return np.asarray(ts.to_numpy(zero_copy_only=False), dtype="datetime64[ms]")
 
 
 def to_numpy_bool(arr) -> np.ndarray:
@@ -385,12 +404,26 @@ def encode(frame: pd.DataFrame, codebook: Codebook) -> Encoded:
     invalid: dict[str, dict[str, np.ndarray]] = {}
     text: dict[str, pd.Series] = {}
     logs: list[pd.DataFrame] = []
-    for var in frame.columns:
+    coded = {}
+    matchers = {var: _matcher_for(var, codebook) for var in frame.columns}
+
+    def as_arrow(var: str) -> pd.Series:
         series = frame[var]
         if not isinstance(series.dtype, pd.ArrowDtype):
             series = pd.Series(pd.array(arrow_strings(series), dtype=STRING), index=frame.index, name=var)
-        matcher = _matcher_for(var, codebook)
+        return series
+
+    # Arrow kernels release the GIL: encode choice columns on two threads
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {var: pool.submit(encode_column, as_arrow(var), var, m) for var, m in matchers.items()
+                   if m is not None}
+        coded = {var: f.result() for var, f in futures.items()}
+    for var in frame.columns:
+        matcher = matchers[var]
         if matcher is None:
+            series = as_arrow(var)
             series, blank_log = _blank_to_na(series, var)
             if blank_log is not None:
                 logs.append(blank_log)
@@ -400,7 +433,7 @@ def encode(frame: pd.DataFrame, codebook: Codebook) -> Encoded:
                     logs.append(fix_log)
             text[var] = series
             continue
-        c, bad, log = encode_column(series, var, matcher)
+        c, bad, log = coded[var]
         codes[var] = c
         values[var] = tuple(matcher.allowed)
         if bad:

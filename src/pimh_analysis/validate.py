@@ -39,7 +39,8 @@ import pandas as pd
 import pyarrow as pa
 
 from .errors import CELL_LEVEL, FILE_LEVEL, InputIssue
-from .harmonise import INVALID, MISSING, STATUS_VALUES, Encoded, condition_vars, encode, object_values
+from .harmonise import (INVALID, MISSING, STATUS_VALUES, Encoded, condition_vars, encode, object_values,
+                        parse_iso_datetimes)
 from .instrument import Codebook, load_codebook
 
 ERROR = "error"
@@ -455,8 +456,10 @@ def _kinds(series: pd.Series, ok_regex: str | None, classify, ok_extra=None) -> 
     ok = np.zeros(len(series), dtype=bool)
     if ok_regex is not None:
         ok = to_numpy_bool(pc.fill_null(pc.match_substring_regex(arr, ok_regex), False))
-    if ok_extra is not None:
-        ok &= ok_extra
+        if ok_extra is not None:
+            ok &= ok_extra
+    elif ok_extra is not None:
+        ok = np.asarray(ok_extra, dtype=bool).copy()
     out: dict[str, np.ndarray] = {"missing": np.flatnonzero(~valid)}
     todo = np.flatnonzero(valid & ~ok)
     if todo.size:
@@ -507,8 +510,7 @@ def _check_metadata(enc: Encoded, coll: _Collector, live: np.ndarray, order: Map
                      order=order["progress"])
     if "recorded_date" in enc.text:
         dates = enc.text["recorded_date"]
-        parsed = pd.to_datetime(dates.astype(object), format="%Y-%m-%dT%H:%M:%S", errors="coerce")
-        real = np.asarray(pd.notna(parsed), dtype=bool)
+        real = ~np.isnat(parse_iso_datetimes(dates))
 
         def date_kind(v: str) -> str:
             if _DATE_LIKE.match(v) or _SCI.match(v) or re.fullmatch(r"\d+(\.\d+)?", v):
