@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyreadstat
@@ -266,3 +268,29 @@ def test_reader_returns_codebook_columns_for_a_reordered_file(frame, codebook, t
     read = read_canonical(path, codebook)
     assert [i.rule for i in read.issues] == ["column_order"]
     pd.testing.assert_frame_equal(_plain(read.frame), frame)
+
+
+REPLICA = Path(__file__).resolve().parents[1] / "data" / "raw" / "wave1" / "survey.csv"
+
+
+@pytest.mark.skipif(not REPLICA.exists(), reason="the replica has not been generated yet")
+def test_replica_round_trips_through_every_format(codebook, column_map, tmp_path):
+    """The shipped replica, written as a Qualtrics export (4 styles) and as .sav, reads and cleans to the same data."""
+    read = read_canonical(REPLICA, codebook)
+    assert [i for i in read.issues if i.severity == "error"] == []
+    frame = _plain(read.frame)
+    ref = clean_survey(read, codebook, source_file="survey.csv")
+    cmap = load_map_dict(column_map)
+    others = {"sav": writers.write_sav(frame, tmp_path / "replica.sav", codebook)}
+    for values, multiselect in QUALTRICS_VARIANTS:
+        others[f"qualtrics-{values}-{multiselect}"] = writers.write_qualtrics_csv(
+            frame, tmp_path / f"replica_{values}_{multiselect}.csv", cmap, values=values, multiselect=multiselect,
+            codebook=codebook)
+    for name, path in others.items():
+        back = read_survey(path, column_map=column_map, codebook=codebook)
+        pd.testing.assert_frame_equal(_plain(back.frame), frame, obj=name)
+        res = clean_survey(back, codebook, source_file="survey.csv")
+        pd.testing.assert_frame_equal(res.respondents, ref.respondents, obj=name)
+        pd.testing.assert_frame_equal(res.items_long, ref.items_long, obj=name)
+        assert res.rows_log["reason"].tolist() == ref.rows_log["reason"].tolist()
+        assert res.summary["rows_kept"] == ref.summary["rows_kept"]

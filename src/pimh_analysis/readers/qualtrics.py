@@ -113,6 +113,10 @@ def load_column_map(path_or_map: Path | str | Mapping) -> ColumnMap:
     metadata = {}
     for name, m in (raw.get("metadata") or {}).items():
         metadata[str(name)] = dict(m) if isinstance(m, Mapping) else {"var": str(m)}
+    if not metadata:  # the standard Qualtrics metadata columns
+        from ..writers import QUALTRICS_METADATA
+
+        metadata = {name: {"var": var, "import_id": iid} for name, _l, iid, var in QUALTRICS_METADATA if var}
     return ColumnMap(metadata=metadata, drop={str(d) for d in raw.get("drop") or []}, columns=columns, source=source)
 
 
