@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, make_valid_frame
+from survey_synth import REPO, make_valid_frame
 from pimh_analysis import clean, derive, writers
 from pimh_analysis.errors import InputError
 from pimh_analysis.readers import read_survey

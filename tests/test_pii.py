@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO, make_valid_frame
+from survey_synth import REPO, make_valid_frame
 from pimh_analysis import clean, outputs, writers
 from pimh_analysis.pii import find_personal_data, mask_series, mask_text
 from pimh_analysis.readers import read_survey

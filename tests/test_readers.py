@@ -9,7 +9,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from conftest import make_valid_frame
+from survey_synth import make_valid_frame
 from pimh_analysis import writers
 from pimh_analysis.clean import clean_survey
 from pimh_analysis.readers import read_survey, sniff_format

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO, make_valid_frame
+from survey_synth import REPO, make_valid_frame
 from pimh_analysis import writers
 from pimh_analysis.errors import FILE_LEVEL
 from pimh_analysis.validate import RULES, ValidationReport, excel_mangled, validate_file

@@ -1,6 +1,6 @@
 """Build the survey part of the bad-input corpus (tests/bad_inputs/).
 
-Each case starts from a small valid frame (tests/conftest.py: make_valid_frame,
+Each case starts from a small valid frame (tests/survey_synth.py: make_valid_frame,
 no free text unless the case needs it, so row i of the data is on line i + 2)
 and breaks one thing.  ``CASES`` records the expected rule and line; running
 this script rewrites the survey files and prints the EXPECTED.yaml entries.
@@ -21,7 +21,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import pandas as pd  # noqa: E402
 
-from conftest import make_valid_frame  # noqa: E402
+from survey_synth import make_valid_frame  # noqa: E402
 from pimh_analysis import writers  # noqa: E402
 from pimh_analysis.instrument import load_codebook  # noqa: E402
 
