@@ -1,4 +1,4 @@
-"""Repository-wide pytest hooks: nbval runs executed notebooks in a sandbox copy.
+"""Repository-wide pytest hooks: nbval sandbox, test order, scratch-repository helpers.
 
 ``make test`` runs nbval over ``reports/notebooks/``: every executed pipeline
 notebook is run again and its outputs compared with the committed ones.  Those
@@ -12,7 +12,8 @@ temporary folder once, and every notebook kernel nbval starts gets
 folder, as nbval does; only the root the package resolves changes.
 
 :func:`copy_repository` and :func:`pipeline_env` are also what the pipeline
-tests use for their scratch copies (fixtures ``copy_repo``, ``pipeline_env_for``).
+tests use for their scratch copies (fixtures ``copy_repo``, ``pipeline_env_for``),
+and tests marked ``pipeline`` are scheduled first (the longest work units).
 """
 
 from __future__ import annotations

@@ -417,7 +417,8 @@ def test_param_change_reruns_only_its_stages(scratch):
 # --- d. source notebooks are committed clean ---------------------------------------------
 
 def test_source_notebooks_carry_no_outputs(pipeline_env_for):
-    sources = sorted((ROOT / "notebooks").glob("*.ipynb")) if (ROOT / "notebooks").is_dir() else []
+    folder = ROOT / "notebooks"
+    sources = [p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts] if folder.is_dir() else []
     if not sources:
         pytest.skip("notebooks/ holds no notebooks yet")
     result = subprocess.run(
