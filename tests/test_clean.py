@@ -281,3 +281,32 @@ def test_shipped_wave_cleans_to_the_published_respondents():
                    "Northern Ireland", "Scotland", "South East", "South West", "Wales",
                    "West Midlands"]].tolist() == [4, 3, 8, 2, 6, 1, 1, 4, 1, 2, 2]
     assert np.all(res.respondents["respondent_id"].notna())
+
+
+def test_a_dropped_question_is_expected_and_not_applicable(codebook, tmp_path):
+    """A Qualtrics map whose codebook_changes drop Q17: no column, a warning, and not_applicable in items_long."""
+    df = make_valid_frame(codebook, 12, seed=6, text_rate=0.0)
+    df["q17_mentoring_prereq"] = pd.NA
+    cmap = writers.qualtrics_column_map(codebook)
+    cmap["columns"] = {k: v for k, v in cmap["columns"].items() if v.get("item") != "Q17"}
+    path = writers.write_qualtrics_csv(df, tmp_path / "export.csv", cmap, codebook=codebook)
+    strict = read_survey(path, "qualtrics", cmap, codebook=codebook)
+    assert [(i.rule, i.severity) for i in strict.issues] == [("missing_column", "error")]
+    cmap["codebook_changes"] = {"dropped": [{"item": "Q17", "reason": "not asked again"}]}
+    read = read_survey(path, "qualtrics", cmap, codebook=codebook)
+    assert [(i.rule, i.severity, i.variable) for i in read.issues] == [
+        ("missing_column", "warning", "q17_mentoring_prereq")]
+    res = clean.clean_survey(read, codebook, source_file="export.csv", fmt="qualtrics")
+    assert res.summary["absent_variables"] == ["q17_mentoring_prereq"]
+    states = res.items_long.loc[res.items_long["variable"] == "q17_mentoring_prereq", "state"]
+    assert set(states) == {"not_applicable"} and len(states) == res.summary["rows_kept"]
+
+
+WAVE2 = REPO / "data" / "raw" / "wave2demo" / "wave.yaml"
+
+
+@pytest.mark.skipif(not WAVE2.exists(), reason="the demo second wave has not been generated yet")
+def test_demo_second_wave_validates_and_cleans():
+    res = clean.clean_wave("wave2demo")
+    assert res.summary["rows_raw"] == res.summary["rows_kept"] + res.summary["rows_excluded"]
+    assert res.summary["format"] == "qualtrics"

@@ -289,10 +289,13 @@ def typed_frame(enc: Encoded, book: Codebook, take: np.ndarray, *, mask_free_tex
 STATES = ("answered", "missing_code", "skipped", "not_applicable")
 
 
-def items_long(enc: Encoded, book: Codebook, take: np.ndarray, respondents: pd.DataFrame) -> pd.DataFrame:
+def items_long(enc: Encoded, book: Codebook, take: np.ndarray, respondents: pd.DataFrame,
+               absent: set[str] | frozenset = frozenset()) -> pd.DataFrame:
     """``respondent_id, item_id, variable, value, code, state``: one row per kept respondent and answer column.
 
     Personal-data columns are left out; free text only when it is in ``respondents`` (masked).
+    Variables the export did not have (``absent``: a question the wave dropped) are
+    ``not_applicable`` for everyone.
     """
     sub_ids = respondents["respondent_id"].to_numpy(dtype=object)
     parts = []
@@ -304,7 +307,7 @@ def items_long(enc: Encoded, book: Codebook, take: np.ndarray, respondents: pd.D
         key = json.dumps(col.eligibility, sort_keys=True, default=str)
         if key not in elig_cache:
             elig_cache[key] = enc.population(book, col.eligibility)[take]
-        elig = elig_cache[key]
+        elig = elig_cache[key] & (var not in absent)
         s = respondents[var]
         present = s.notna().to_numpy()
         if col.is_tick:
@@ -417,7 +420,8 @@ def clean_survey(read, codebook: Codebook | None = None, *, source_file: str, fm
     typed = typed_frame(enc, book, take, mask_free_text=mask_free_text, keep_personal=True)
     typed = derive(typed)
     respondents = typed.drop(columns=[c for c in PERSONAL_DROP if c in typed.columns])
-    long = items_long(enc, book, take, respondents) if long_table else pd.DataFrame()
+    absent = set(frame.attrs.get("absent", ()))
+    long = items_long(enc, book, take, respondents, absent) if long_table else pd.DataFrame()
 
     reason_kind = pd.Series(rows_log["reason"]).str.replace(r":.*$", "", regex=True)
     excluded_by = {k: int(v) for k, v in reason_kind[rows_log["outcome"] == "excluded"].value_counts().sort_index()
@@ -437,6 +441,7 @@ def clean_survey(read, codebook: Codebook | None = None, *, source_file: str, fm
         "exclusion_rules": list(EXCLUSION_RULES),
         "duplicate_rule": DUPLICATE_RULE,
         "respondent_columns": int(respondents.shape[1]),
+        "absent_variables": sorted(absent),
     }
     assert summary["rows_kept"] + summary["rows_excluded"] == summary["rows_raw"]
     return CleanResult(respondents, long, rows_log, cells_log, summary, free_text_raw, issues)
@@ -480,7 +485,20 @@ def read_wave(wave: str, codebook: Codebook | None = None):
         raise InputError([InputIssue(file=source, line=None, rule="file_not_found", level="file",
                                      message=f"wave {wave!r}: {spec['file']} not found",
                                      expected="the export named in wave.yaml")])
-    return read_survey(path, spec["format"], cmap, codebook=book, file=source), source, spec
+    read = read_survey(path, spec["format"], cmap, codebook=book, file=source)
+    dropped = dropped_vars(spec, book)
+    if dropped:  # questions the wave.yaml declares dropped: their missing columns are expected
+        from .waves import relax_dropped_issues
+
+        read = read._replace(issues=relax_dropped_issues(read.issues, dropped))
+    return read, source, spec
+
+
+def dropped_vars(spec: Mapping, book: Codebook) -> set[str]:
+    """Variables of the questions a wave.yaml's ``codebook_changes.dropped`` lists."""
+    changes = spec.get("codebook_changes") or {}
+    items = {str(e.get("item")) for e in (changes.get("dropped") or []) if isinstance(e, Mapping)}
+    return {c.var for item in items if item in book.item_ids for c in book.group(item)}
 
 
 def clean_wave(wave: str, *, min_progress: int = 100, mask_free_text: bool = True,

@@ -8,6 +8,10 @@ problems found (:class:`~pimh_analysis.errors.InputIssue`) and, for each row,
 the line of the file it came from (1-based, header lines counted; for ``.sav``
 files the case number).  Readers do not harmonise labels or judge values: that
 is :mod:`pimh_analysis.validate`'s and :mod:`pimh_analysis.clean`'s job.
+
+``frame.attrs`` carries ``absent`` (codebook variables no column of the file
+fed, e.g. a question a later wave dropped; they are all missing) and, for
+Qualtrics, ``source_columns`` (variable -> the export's column, for reports).
 """
 
 from __future__ import annotations

@@ -78,6 +78,7 @@ def read_canonical_bytes(raw: bytes, file: str, book: Codebook) -> ReadResult:
         if target and target not in columns and uniq == raw_name:
             columns[target] = parsed.columns[uniq]
     frame = string_frame(columns, book.all_vars, parsed.n_rows)
+    frame.attrs["absent"] = sorted(v for v in book.all_vars if v not in columns)
     return ReadResult(frame, issues, lines_series(parsed.lines, parsed.n_rows))
 
 

@@ -27,7 +27,9 @@ one for the codebook's own survey) has::
       QID10_15_TEXT: {tag: Q9_15_TEXT, kind: text, var: q09_team_other_text}
 
 A file column is matched by its ImportId (row 3), else by its field name (row 1)
-against ``tag``.  Several text boxes may feed one variable (the first non-empty
+against ``tag``.  A map may carry the wave's ``codebook_changes`` (as ``pimh wave add``
+writes them): the variables of a ``dropped`` question have no column and that is
+reported as a warning, not an error.  Several text boxes may feed one variable (the first non-empty
 wins).  Problems: a truncated or missing header row (``qualtrics_header``),
 columns the map does not know (``unmapped_column``: map them or list them
 under ``drop``), codebook variables no column feeds (``missing_column``),
@@ -76,6 +78,7 @@ class ColumnMap:
     drop: set[str]
     columns: dict[str, dict]  # ImportId -> spec
     source: str = ""
+    dropped_items: dict[str, str] = field(default_factory=dict)  # item id -> reason (codebook_changes.dropped)
     by_tag: dict[str, str] = field(default_factory=dict)
     by_meta_id: dict[str, str] = field(default_factory=dict)
 
@@ -117,7 +120,11 @@ def load_column_map(path_or_map: Path | str | Mapping) -> ColumnMap:
         from ..writers import QUALTRICS_METADATA
 
         metadata = {name: {"var": var, "import_id": iid} for name, _l, iid, var in QUALTRICS_METADATA if var}
-    return ColumnMap(metadata=metadata, drop={str(d) for d in raw.get("drop") or []}, columns=columns, source=source)
+    changes = raw.get("codebook_changes") or {}
+    dropped = {str(e.get("item")): str(e.get("reason", "")) for e in (changes.get("dropped") or [])
+               if isinstance(e, Mapping) and e.get("item")} if isinstance(changes, Mapping) else {}
+    return ColumnMap(metadata=metadata, drop={str(d) for d in raw.get("drop") or []}, columns=columns, source=source,
+                     dropped_items=dropped)
 
 
 def _import_id(cell: str) -> str | None:
@@ -234,8 +241,17 @@ def read_qualtrics_bytes(raw: bytes, file: str, cmap: ColumnMap, book: Codebook)
             multi_items.add(str(spec.get("item")))
         else:
             fed.add(spec["var"])
+    dropped_vars = {c.var: item for item in cmap.dropped_items if item in book.item_ids for c in book.group(item)}
     for var in book.all_vars:
-        if var not in fed:
+        if var in fed:
+            continue
+        if var in dropped_vars:
+            reason = cmap.dropped_items[dropped_vars[var]]
+            issues.append(file_issue(file, "missing_column", f"no column feeds codebook variable {var!r}: expected, "
+                                     f"the column map says {dropped_vars[var]} was dropped in this wave ({reason})",
+                                     line=1, variable=var, severity="warning", expected="a column mapped to it "
+                                     "in the export"))
+        else:
             issues.append(file_issue(file, "missing_column", f"no column feeds codebook variable {var!r}", line=1,
                                      variable=var, expected="a column mapped to it in the export"))
     if len(recs) <= 3:
@@ -294,6 +310,7 @@ def read_qualtrics_bytes(raw: bytes, file: str, cmap: ColumnMap, book: Codebook)
                          book.all_vars, n)
     frame = _fill_split_ticks(frame, book)
     frame.attrs["source_columns"] = sources
+    frame.attrs["absent"] = sorted(v for v in book.all_vars if v not in fed)
     rid = frame["respondent_id"]
     cell_issues = [InputIssue(**{**i.as_dict(), "respondent_id": _rid_at(rid, lines, i.line)}) for i in cell_issues]
     issues.extend(cell_issues)

@@ -74,6 +74,7 @@ def read_sav(path: Path | str, codebook: Codebook | None = None, *, file: str | 
         issues.append(file_issue(name, "no_data", "the file has variables but no cases", line=1,
                                  expected="one case per response"))
     frame = string_frame(columns, book.all_vars, n)
+    frame.attrs["absent"] = sorted(v for v in book.all_vars if v not in columns)
     return ReadResult(frame, issues, lines_series(np.arange(1, n + 1), n))
 
 
