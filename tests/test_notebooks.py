@@ -241,3 +241,23 @@ def test_nbval_sanitize_cfg_maps_raw_and_scrubbed_output_alike():
     assert sanitize(raw) == sanitize(committed)
     assert sanitize("Wall time: 1.2 s") == sanitize("Wall time: 3 ms")
     assert sanitize("n = 41 (33.3%)") == "n = 41 (33.3%)"
+
+
+def test_scrub_merges_consecutive_streams_of_the_same_name():
+    import nbformat
+
+    from pimh_analysis.notebooks import scrub
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print('a'); print('b')")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="a\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="b\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="w\n"),
+        nbformat.v4.new_output("execute_result", data={"text/plain": "1"}, execution_count=1),
+        nbformat.v4.new_output("stream", name="stdout", text="c\n"),
+    ]
+    nb.cells = [cell]
+    out = scrub(nb, roots=[]).cells[0].outputs
+    assert [(o.output_type, o.get("name"), o.get("text")) for o in out] == [
+        ("stream", "stdout", "a\nb\n"), ("stream", "stderr", "w\n"), ("execute_result", None, None), ("stream", "stdout", "c\n")]

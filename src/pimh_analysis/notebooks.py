@@ -173,7 +173,26 @@ def scrub(nb: nbformat.NotebookNode, roots: list[str] | None = None) -> nbformat
             used_ids.add(new_id)
         for output in cell.get("outputs", []):
             _normalise_output(output, roots)
+        if cell.get("outputs"):
+            cell["outputs"] = coalesce_streams(cell["outputs"])
     return nb
+
+
+def coalesce_streams(outputs: list) -> list:
+    """Merge consecutive outputs of the same stream (stdout or stderr) into one.
+
+    The kernel flushes printed text on a timer, so the same cell can produce one
+    stream output in one run and three in the next; merging them makes executed
+    notebooks byte-stable.  (nbval merges streams the same way before comparing.)
+    """
+    merged: list = []
+    for output in outputs:
+        if (merged and output.get("output_type") == "stream" and merged[-1].get("output_type") == "stream"
+                and merged[-1].get("name") == output.get("name")):
+            merged[-1]["text"] = merged[-1].get("text", "") + output.get("text", "")
+        else:
+            merged.append(output)
+    return merged
 
 
 def scrub_file(path: Path | str) -> bool:
