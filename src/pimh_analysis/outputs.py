@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -125,6 +125,27 @@ def to_latex(df: pd.DataFrame, meta: TableMeta, decimals: int = 1) -> str:
     return "\n".join(lines) + "\n"
 
 
+def release_policy(df: pd.DataFrame, meta: TableMeta, group: str) -> tuple[pd.DataFrame, TableMeta]:
+    """Disclosure control for a table about to be released under ``group``.
+
+    The group's first component names its survey wave (``wave2demo/barriers``).  A
+    wave that is not the published reproduction (``wave.yaml``) has its small cells
+    suppressed by :func:`pimh_analysis.disclosure.apply_release_policy`, and the
+    footnote saying so is added; the published wave, and groups that are not a wave
+    (``audit``, ``interviews``, ``compare/<pair>``, which apply their own rules), are
+    written as given.
+    """
+    head = group.split("/", 1)[0]
+    if not (paths.wave_raw_dir(head) / "wave.yaml").is_file():
+        return df, meta
+    from . import disclosure
+
+    released, note = disclosure.apply_release_policy(df, head)
+    if note:
+        meta = replace(meta, notes=tuple(meta.notes) + (note,))
+    return released, meta
+
+
 def save_table(
     df: pd.DataFrame,
     meta: TableMeta,
@@ -132,13 +153,21 @@ def save_table(
     *,
     decimals: int = 1,
     formats: Iterable[str] = ("csv", "html", "tex"),
+    release: bool | str = "auto",
 ) -> dict[str, Path]:
     """Write ``df`` as ``reports/tables/<group>/<table_id>.{csv,html,tex}``.
 
     The CSV holds full-precision numbers (for machines and tests); HTML and
     LaTeX hold the formatted table with caption, population, denominator and
-    the replica notice.
+    the replica notice.  With ``release="auto"`` (the default) tables of survey
+    waves other than the published reproduction pass through disclosure control
+    first (:func:`release_policy`); callers that have already protected a table
+    pass ``release=False``.
     """
+    if release == "auto":
+        df, meta = release_policy(df, meta, group)
+    elif release is not False:
+        raise ValueError(f"release must be 'auto' or False, not {release!r}")
     out_dir = paths.ensure_dir(paths.tables_dir(group))
     written: dict[str, Path] = {}
     for fmt in formats:

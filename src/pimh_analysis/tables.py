@@ -1090,8 +1090,9 @@ def save_tables(
             out, footnote = release(table, published=published, min_cell=min_cell)
             meta = out.meta(replica=replica, extra_notes=(footnote,) if footnote else (),
                             source=SOURCE.replace("<wave>", group.split("/")[0]))
-            save_table(tidy_csv_frame(out), meta, group, formats=("csv",))
-            save_table(display_frame(out, decimals, level), meta, group, decimals=decimals, formats=("html", "tex"))
+            save_table(tidy_csv_frame(out), meta, group, formats=("csv",), release=False)
+            save_table(display_frame(out, decimals, level), meta, group, decimals=decimals, formats=("html", "tex"),
+                       release=False)
             released[table_id] = out
     return released
 
@@ -1105,7 +1106,7 @@ def save_in_text_statistics(in_text: pd.DataFrame, group: str, *, replica: bool)
         denominator="per row: the rebuilding cell's denominator (eligible respondents who answered)",
         source="resources/published_register.csv and tables t01-t17", replica=replica,
     )
-    return save_table(in_text, meta, group, formats=("csv",))
+    return save_table(in_text, meta, group, formats=("csv",), release=False)
 
 
 def summary(tables: Mapping[str, Table]) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from .spec import (CollapseRule, FormulaSpec, SpecError, apply_recode, check_for
                    check_positive, parse_collapse, parse_formula, parse_list, parse_recode, parse_references)
 
 BLOCK = "barriers"
-MODEL_COLUMNS = ["item", "label", "model", "n", "n_params", "n_thresholds", "effective_n", "epp", "epp_below_minimum",
+MODEL_COLUMNS = ["item", "label", "model", "n", "parameters", "thresholds", "effective_n", "epp", "epp_below_minimum",
                  "status", "converged", "separation", "message", "warnings"]
 PO_COLUMNS = ["item", "column", "term", "label", "log_or", "se_wald", "odds_ratio", "ci_low", "ci_high", "ci_method",
               "p_value", "p_wald", "n"]
@@ -119,8 +119,8 @@ def run_barriers(df: pd.DataFrame, spec: BarrierSpec) -> BarrierResults:
         y = design.data["y"].astype(int)
         po = ordinal.fit_po(design, y, item=item, scale=likert.AGREE_SCALE, ci_level=spec.ci_level,
                             profile=spec.profile)
-        model_rows.append({**base, "model": "proportional odds", "n": po.n, "n_params": po.n_params,
-                           "n_thresholds": max(len(po.levels) - 1, 0), "effective_n": po.effective_n,
+        model_rows.append({**base, "model": "proportional odds", "n": po.n, "parameters": po.n_params,
+                           "thresholds": max(len(po.levels) - 1, 0), "effective_n": po.effective_n,
                            "epp": po.epp, "epp_below_minimum": bool(po.epp < spec.min_epp),
                            "status": po.status, "converged": po.converged,
                            "separation": bool(po.separation), "message": po.message,
@@ -144,7 +144,7 @@ def run_barriers(df: pd.DataFrame, spec: BarrierSpec) -> BarrierResults:
         n_ev = int(info["n_events"])
         epp_b = min(n_ev, info["n"] - n_ev) / design.X.shape[1]
         model_rows.append({**base, "model": f"Firth logistic ({spec.collapse.event_label} vs not)", "n": info["n"],
-                           "n_params": design.X.shape[1], "n_thresholds": 0, "effective_n": math.nan,
+                           "parameters": design.X.shape[1], "thresholds": 0, "effective_n": math.nan,
                            "epp": epp_b, "epp_below_minimum": bool(epp_b < spec.min_epp), "status": info["status"],
                            "converged": info.get("converged"), "separation": bool(info["separation"]),
                            "message": info["message"], "warnings": info.get("warnings", "")})
@@ -161,7 +161,7 @@ def run_barriers(df: pd.DataFrame, spec: BarrierSpec) -> BarrierResults:
         gee_coefs = gee_fit.coefs.assign(n_clusters=gee_fit.n_clusters, n_obs=gee_fit.n_obs)
         model_rows.append({"item": "(all items)", "label": "All Q43 items",
                            "model": "ordinal GEE (global odds ratio, bias-reduced sandwich)",
-                           "n": gee_fit.n_clusters, "n_params": gee_fit.n_params, "n_thresholds": math.nan,
+                           "n": gee_fit.n_clusters, "parameters": gee_fit.n_params, "thresholds": math.nan,
                            "effective_n": math.nan, "epp": math.nan, "epp_below_minimum": None,
                            "status": gee_fit.status, "converged": gee_fit.converged, "separation": None,
                            "message": gee_fit.message, "warnings": " | ".join(gee_fit.warnings)})

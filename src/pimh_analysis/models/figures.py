@@ -45,21 +45,25 @@ def likert_plot_data(dist: pd.DataFrame, levels: Sequence[str], neutral: str | N
     """
     rows = []
     for item, grp in dist.groupby("item", sort=False):
-        pct = {r.level: float(r.pct) if not pd.isna(r.pct) else 0.0 for r in grp.itertuples()}
-        cnt = {r.level: int(r.n) for r in grp.itertuples()}
-        base = int(grp["denominator"].iloc[0])
+        # a suppressed cell (disclosure control) has no count or percentage: it is drawn as a gap
+        pct = {r.level: (math.nan if pd.isna(r.pct) else float(r.pct)) for r in grp.itertuples()}
+        cnt = {r.level: (pd.NA if pd.isna(r.n) else int(r.n)) for r in grp.itertuples()}
+        width = {lev: (0.0 if math.isnan(pct.get(lev, 0.0)) else pct.get(lev, 0.0)) for lev in levels}
+        base = grp["denominator"].iloc[0]
+        base = pd.NA if pd.isna(base) else int(base)
         label = grp["label"].iloc[0]
         mid = levels.index(neutral) if neutral in levels else None
         neg_levels = levels[:mid] if mid is not None else levels[: len(levels) // 2]
         pos_levels = levels[mid + 1:] if mid is not None else levels[len(levels) // 2:]
-        half = pct.get(neutral, 0.0) / 2 if neutral else 0.0
-        left = -half - sum(pct[l] for l in neg_levels)
+        half = width.get(neutral, 0.0) / 2 if neutral else 0.0
+        left = -half - sum(width[l] for l in neg_levels)
         for lev in levels:
             rows.append({"item": item, "label": label, "level": lev, "n": cnt.get(lev, 0), "denominator": base,
-                         "pct": pct.get(lev, 0.0), "left": left, "width": pct.get(lev, 0.0)})
-            left += pct.get(lev, 0.0)
-        agree = sum(pct[l] for l in pos_levels)
-        disagree = sum(pct[l] for l in neg_levels)
+                         "pct": pct.get(lev, 0.0), "left": left, "width": width[lev],
+                         "suppressed": bool(lev in pct and math.isnan(pct[lev]))})
+            left += width[lev]
+        agree = sum(width[l] for l in pos_levels)
+        disagree = sum(width[l] for l in neg_levels)
         for r in rows[-len(levels):]:
             r["pct_positive"] = agree
             r["pct_negative"] = disagree

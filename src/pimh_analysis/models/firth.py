@@ -402,7 +402,7 @@ def model_info_rows(models: BinaryModels, min_epp: float) -> list[dict]:
     for fit in (models.firth, models.glm):
         out.append({
             "outcome": models.outcome, "model": {"firth": "Firth logistic", "glm": "plain ML logistic (GLM)"}[fit.method],
-            "n": fit.n, "n_events": fit.n_events, "n_non_events": fit.n - fit.n_events, "n_params": fit.n_params,
+            "n": fit.n, "n_events": fit.n_events, "n_non_events": fit.n - fit.n_events, "parameters": fit.n_params,
             "epp": fit.epp, "epp_below_minimum": bool(fit.epp < min_epp), "status": fit.status,
             "converged": fit.converged, "separation": models.separation.separated,
             "message": fit.message, "warnings": " | ".join(fit.warnings),

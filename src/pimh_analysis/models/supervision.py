@@ -26,7 +26,7 @@ OUTCOME_LABELS = {
     "q19x_consult_access": "Access to PIMH consultation (Q19, second)",
 }
 YES_NO = ("Yes", "No")
-MODEL_COLUMNS = ["outcome", "model", "n", "n_events", "n_non_events", "n_params", "epp", "epp_below_minimum", "status",
+MODEL_COLUMNS = ["outcome", "model", "n", "n_events", "n_non_events", "parameters", "epp", "epp_below_minimum", "status",
                  "converged", "separation", "message", "warnings"]
 POWER_COLUMNS = ["outcome", "predictor", "label", "method", "n", "n_exposed", "n_unexposed", "baseline_proportion",
                  "alpha", "power", "detectable_or_above_1", "detectable_or_below_1", "assumptions"]
