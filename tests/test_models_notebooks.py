@@ -99,25 +99,36 @@ def test_notebooks_run_and_say_what_they_can_show(runs):
 
 def test_tables_and_figures_are_written(runs):
     root, _, _, _ = runs
-    tables = root / "reports/tables/demo"
+    tables = root / "reports/tables/demo/barriers"
+    sup_tables = root / "reports/tables/demo/supervision"
     for tid in ("m_barriers_agreement", "m_barriers_po_item", "m_barriers_po_check", "m_barriers_collapsed",
                 "m_barriers_gee", "m_barriers_models", "m_barriers_power", "m_supervision_firth",
                 "m_supervision_compare", "m_supervision_exact", "m_supervision_models", "m_supervision_separation",
                 "m_supervision_types", "m_supervision_satisfaction"):
+        folder = tables if tid.startswith("m_barriers") else sup_tables
         for ext in ("csv", "html", "tex"):
-            assert (tables / f"{tid}.{ext}").is_file(), f"{tid}.{ext}"
-    figs = root / "reports/figures/demo"
+            assert (folder / f"{tid}.{ext}").is_file(), f"{tid}.{ext}"
+    figs = root / "reports/figures/demo/barriers"
+    sup_figs = root / "reports/figures/demo/supervision"
     for fid in ("m_barriers_likert", "m_barriers_forest", "m_supervision_forest", "m_supervision_satisfaction"):
+        folder = figs if fid.startswith("m_barriers") else sup_figs
         for ext in ("png", "svg", "data.csv"):
-            assert (figs / f"{fid}.{ext}").is_file()
-    cmp = pd.read_csv(tables / "m_supervision_compare.csv")
+            assert (folder / f"{fid}.{ext}").is_file()
+    cmp = pd.read_csv(sup_tables / "m_supervision_compare.csv")
     sep = cmp[(cmp["outcome"] == "q19x_consult_access")]
     assert (sep["glm_status"] == "not estimable").all() and sep["glm_or"].isna().all()
     assert np.isfinite(sep["firth_or"]).all()
     agree = pd.read_csv(tables / "m_barriers_agreement.csv")
     assert {"n_agree", "denominator"} <= set(agree.columns)
     likert_data = pd.read_csv(figs / "m_barriers_likert.data.csv")
-    assert likert_data.groupby("item")["width"].sum().round(6).eq(100).all()
+    # the synthetic wave is not the published reproduction: small cells are suppressed (drawn as gaps)
+    assert likert_data["suppressed"].any()
+    assert likert_data.loc[likert_data["suppressed"], ["n", "pct"]].isna().all().all()
+    widths = likert_data.groupby("item").agg(total=("width", "sum"), gaps=("suppressed", "any"))
+    assert widths.loc[~widths["gaps"], "total"].round(6).eq(100).all()
+    assert (widths.loc[widths["gaps"], "total"] < 100).all()
+    html = (figs.parent.parent.parent / "tables/demo/barriers/m_barriers_agreement.html").read_text()
+    assert "suppress" in html.lower()
     metrics = json.loads((root / "reports/metrics/demo/m_supervision.json").read_text())
     assert metrics["q19x_consult_access_separation"] is True
 

@@ -210,8 +210,11 @@ def papermill_problems(name: str, cmd, deps: list[str], outs: dict[str, bool], h
     commands = cmd if isinstance(cmd, list) else [cmd]
     parts = [shlex.split(c) for full in commands for c in re.split(r"\s*&&\s*", full.strip()) if c.strip()]
     pm = [p for p in parts if p and Path(p[0]).name == "papermill"]
+    if not pm and parts and all(p and Path(p[0]).name == "pimh" for p in parts):
+        # a tooling stage (disclosure check, site build): no notebook, but the same output rules
+        return out_problems(name, outs)
     if len(pm) != 1:
-        return [f"{name}: expected one papermill command, found {len(pm)}"]
+        return [f"{name}: expected one papermill command (or only `pimh` tool commands), found {len(pm)} papermill"]
     argv = pm[0]
     if len(argv) < 3 or not argv[1].endswith(".ipynb") or not argv[2].endswith(".ipynb"):
         return [f"{name}: papermill must start with <notebook> <executed notebook>: {' '.join(argv[:3])}"]
@@ -261,12 +264,25 @@ def papermill_problems(name: str, cmd, deps: list[str], outs: dict[str, bool], h
         problems.append(f"{name}: executed notebook {executed} is not listed in outs")
     if not any(p[:1] and Path(p[0]).name == "pimh" and p[1:3] == ["nb", "scrub"] and executed in p[3:] for p in parts):
         problems.append(f"{name}: cmd does not run `pimh nb scrub {executed}` after papermill")
+    return problems + out_problems(name, outs)
+
+
+def out_problems(name: str, outs: dict[str, bool]) -> list[str]:
+    """Outputs under reports/ are committed (cache: false); data/processed/ is cached."""
+    problems = []
     for path, cached in sorted(outs.items()):
         if path.startswith("reports/") and cached:
             problems.append(f"{name}: out {path} is under reports/ but cached (needs cache: false)")
         if path.startswith("data/processed/") and not cached:
             problems.append(f"{name}: out {path} is under data/processed/ but not cached")
     return problems
+
+
+def test_harness_accepts_tool_stages_and_refuses_other_commands():
+    assert papermill_problems("site", "pimh site build", ["src/pimh_analysis"], {"reports/site": False}, True) == []
+    assert papermill_problems("site", "pimh site build", [], {"reports/site": True}, False) == [
+        "site: out reports/site is under reports/ but cached (needs cache: false)"]
+    assert papermill_problems("x", "python make_tables.py", [], {}, False)[0].startswith("x: expected one papermill command")
 
 
 def top_level_problems(doc: dict, outs: list[str]) -> list[str]:
