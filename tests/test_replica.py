@@ -193,3 +193,11 @@ def test_unpublished_table_cells_are_filled_and_flagged(audit_of_raw):
 def _interview_ids():
     reg = pd.read_csv(paths.register_file(), dtype=str, keep_default_na=False)
     return set(reg.loc[reg["source"] == "interviews", "id"])
+
+
+def test_every_published_entry_that_does_not_reproduce_belongs_to_a_recorded_contradiction(audit_of_raw):
+    published = audit_of_raw[audit_of_raw["status"] != "not_published"]
+    off = published[published["status"] != "reproduced"]
+    assert not off.empty
+    unexplained = off[off["contradiction"].fillna("").astype(str).str.len() == 0]
+    assert unexplained.empty, unexplained[["id", "status", "published", "recomputed"]].to_string()
