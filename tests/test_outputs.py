@@ -54,3 +54,15 @@ def test_tables_are_byte_identical_on_rewrite(repo):
     first = {k: p.read_bytes() for k, p in outputs.save_table(TABLE, META, "wave1/x").items()}
     second = {k: p.read_bytes() for k, p in outputs.save_table(TABLE, META, "wave1/x").items()}
     assert first == second
+
+
+def test_cli_stops_quietly_when_its_reader_goes_away():
+    import subprocess
+    import sys
+
+    proc = subprocess.run(f"{sys.executable} -m pimh_analysis.cli validate --help | head -1", shell=True,
+                          capture_output=True, text=True)
+    assert "Traceback" not in proc.stderr
+    big = subprocess.run(f"{sys.executable} -m pimh_analysis.cli audit --all | head -2", shell=True,
+                         capture_output=True, text=True)
+    assert "Traceback" not in big.stderr and "BrokenPipe" not in big.stderr
