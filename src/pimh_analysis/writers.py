@@ -22,10 +22,11 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import yaml
 
 from .instrument import Codebook, Column, load_codebook
@@ -58,6 +59,17 @@ _DATED = {"startDate", "endDate", "recordedDate"}
 
 
 # --- canonical CSV ------------------------------------------------------------------
+#
+# The canonical CSV has the bytes Python's csv module (and so pandas' ``to_csv``) writes
+# with QUOTE_MINIMAL, a comma and ``\n`` line ends: a value is quoted when it holds a
+# comma, a double quote or a line feed (inner quotes doubled), and an empty cell is
+# written as nothing.  :func:`write_canonical_batches` produces those bytes with Arrow
+# string kernels, a batch of rows at a time, so a file of a million respondents is
+# written in seconds and in bounded memory.
+
+CSV_NEEDS_QUOTES = r'[,"\n]'
+_BATCH_ROWS = 50_000
+
 
 def _as_text_frame(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     out = {}
@@ -70,14 +82,99 @@ def _as_text_frame(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(out, index=df.index)
 
 
-def write_canonical_csv(df: pd.DataFrame, path: Path | str, codebook: Codebook | None = None) -> Path:
-    """The canonical wide CSV: UTF-8 without BOM, ``\\n`` line ends, minimal quoting, header = ``all_vars``."""
+def _text_array(series: pd.Series) -> pa.Array:
+    """The column as Arrow strings, each value as ``str(value)`` (missing as null)."""
+    to_arrow = getattr(series.array, "__arrow_array__", None)
+    if to_arrow is not None and isinstance(series.dtype, (pd.ArrowDtype, pd.StringDtype)):
+        arr = to_arrow()
+        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            return arr.cast(pa.string())
+    values = series.to_numpy(dtype=object, na_value=None)
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        return pa.array(values, type=pa.string(), from_pandas=True)
+    return pa.array([v if v is None else str(v) for v in values], type=pa.string())
+
+
+def csv_cells(arr: pa.Array) -> pa.Array:
+    """Each value as a CSV cell (QUOTE_MINIMAL, comma, ``\n``); null as the empty cell.
+
+    A dictionary-encoded array is quoted once per distinct value.
+    """
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(arr.type):
+        cells = csv_cells(arr.dictionary.cast(pa.string()))
+        return pc.fill_null(cells.take(arr.indices), "")
+
+    needs = pc.fill_null(pc.match_substring_regex(arr, CSV_NEEDS_QUOTES), False)
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(arr, '"', '""'), '"', "")
+    return pc.fill_null(pc.if_else(needs, quoted, arr), "")
+
+
+def csv_rows_bytes(columns: list[pa.Array]) -> bytes:
+    """The CSV lines (each ending ``\n``) of equally long string ``columns``, as bytes."""
+    import pyarrow.compute as pc
+
+    n = len(columns[0]) if columns else 0
+    if n == 0:
+        return b""
+    rows = pc.binary_join_element_wise(*[csv_cells(c) for c in columns], ",")
+    rows = pc.binary_join_element_wise(rows, "\n", "")
+    if isinstance(rows, pa.ChunkedArray):
+        rows = rows.combine_chunks()
+    rows = rows.cast(pa.large_string()) if rows.type == pa.string() and rows.nbytes > (1 << 30) else rows
+    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64 if rows.type == pa.large_string() else np.int32,
+                            count=len(rows) + 1, offset=rows.offset * (8 if rows.type == pa.large_string() else 4))
+    return rows.buffers()[2].to_pybytes()[int(offsets[0]):int(offsets[-1])]
+
+
+def _header_line(names: list[str]) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerow(names)
+    return buf.getvalue().encode("utf-8")
+
+
+def write_canonical_batches(batches: Iterable[Mapping[str, pa.Array]], path: Path | str,
+                            codebook: Codebook | None = None) -> Path:
+    """Write the canonical wide CSV from batches of rows: ``{variable: Arrow string array}``.
+
+    Variables a batch does not have are empty; the header is ``codebook.all_vars``.
+    Used by :func:`write_canonical_csv` and by the scale generator
+    (:mod:`pimh_analysis.replica.scale`), which never holds the whole file in memory.
+    """
     book = codebook or load_codebook()
+    names = book.all_vars
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame = _as_text_frame(df, book.all_vars)
-    frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8", na_rep="", quoting=csv.QUOTE_MINIMAL)
+    with open(path, "wb") as fh:
+        fh.write(_header_line(names))
+        for batch in batches:
+            present = [batch[v] for v in names if v in batch]
+            n = len(present[0]) if present else 0
+            if n == 0:
+                continue
+            empty = pa.nulls(n, type=pa.string())
+            fh.write(csv_rows_bytes([batch[v] if v in batch else empty for v in names]))
     return path
+
+
+def write_canonical_csv(df: pd.DataFrame, path: Path | str, codebook: Codebook | None = None) -> Path:
+    """The canonical wide CSV: UTF-8 without BOM, ``\n`` line ends, minimal quoting, header = ``all_vars``.
+
+    Values are written as ``str(value)``; missing values as empty cells.  Byte for
+    byte what ``pandas.DataFrame.to_csv(quoting=csv.QUOTE_MINIMAL)`` writes for the
+    same text frame.
+    """
+    book = codebook or load_codebook()
+    columns = [c for c in book.all_vars if c in df.columns]
+
+    def batches():
+        for start in range(0, len(df), _BATCH_ROWS):
+            part = df.iloc[start:start + _BATCH_ROWS]
+            yield {c: _text_array(part[c]) for c in columns}
+
+    return write_canonical_batches(batches(), path, book)
 
 
 # --- Qualtrics column map -----------------------------------------------------------

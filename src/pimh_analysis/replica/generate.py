@@ -353,13 +353,21 @@ def _excluded_row(kind: str, row_spec: Mapping, kept: pd.DataFrame, book: Codebo
     raise ReplicaSpecError(f"unknown excluded-row kind {kind!r}")
 
 
+def kept_respondents(spec: ReplicaSpec | None = None, seed: int | None = None,
+                     codebook: Codebook | None = None) -> pd.DataFrame:
+    """The replica's respondents that cleaning keeps: answer columns only (no metadata, no excluded rows)."""
+    spec = spec or ReplicaSpec.load()
+    book = codebook or load_codebook()
+    seed = spec.seed if seed is None else int(seed)
+    return _Builder(spec, book, seed).build()
+
+
 def generate(spec: ReplicaSpec | None = None, seed: int | None = None, codebook: Codebook | None = None) -> pd.DataFrame:
     """The replica as a canonical-form data frame (labels as text, empty = ``pd.NA``)."""
     spec = spec or ReplicaSpec.load()
     book = codebook or load_codebook()
     seed = spec.seed if seed is None else int(seed)
-    builder = _Builder(spec, book, seed)
-    kept = builder.build()
+    kept = kept_respondents(spec, seed, book)
 
     rng = np.random.default_rng([seed, 1])
     rows = [kept.iloc[i].to_dict() for i in range(len(kept))]
