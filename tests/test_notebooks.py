@@ -158,6 +158,29 @@ def test_normalise_text_rules():
     assert notebooks.normalise_text("plain output 0x1F", roots) == "plain output 0x1F"
 
 
+def test_read_and_dumps_agree_with_nbformat(runs):
+    """notebooks.read/dumps (no nbformat import) give nbformat's reader's and writer's results."""
+    repo = Path(__file__).resolve().parents[1]
+    files = list(runs) + sorted((repo / "reports" / "notebooks").rglob("*.ipynb")) + sorted(
+        (repo / "notebooks").glob("*.ipynb"))
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        ours, theirs = notebooks.reads(text), nbformat.reads(text, as_version=4)
+        assert ours == theirs, path
+        expected = nbformat.writes(theirs)
+        assert notebooks.dumps(ours) == (expected if expected.endswith("\n") else expected + "\n"), path
+        assert notebooks.dumps(theirs) == notebooks.dumps(ours)
+
+
+def test_nb_commands_do_not_import_nbformat(runs):
+    """`pimh nb scrub` runs after every notebook stage: it must stay cheap (nbformat's import alone is ~1 s)."""
+    a, _ = runs
+    code = ("import sys\nfrom pimh_analysis import cli\ncli.main(['nb', 'scrub', sys.argv[1]])\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('nbformat', 'jsonschema')))")
+    out = subprocess.run([sys.executable, "-c", code, str(a)], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]", out
+
+
 # --- strip and check-clean -----------------------------------------------------------
 
 @pytest.fixture

@@ -21,17 +21,21 @@ it keeps parameters, kernelspec, language info, outputs and execution counts
 :func:`unclean_cells` reports what :func:`strip` would remove.
 
 Notebooks are written with nbformat's layout (sorted keys, ``indent=1``) and a
-trailing newline, so the bytes depend only on the content.
+trailing newline, so the bytes depend only on the content.  Reading and writing
+follow nbformat's own JSON reader and writer (multi-line strings joined on read and
+split on write, transient keys dropped) without importing nbformat: its import
+builds a JSON-schema grammar that costs over a second, and ``pimh nb scrub`` runs
+after every notebook stage of the pipeline.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
-
-import nbformat
+from typing import Any, Iterable, Iterator
 
 from . import paths
 
@@ -60,17 +64,104 @@ NOTEBOOK_SUFFIX = ".ipynb"
 
 # --- reading and writing ---------------------------------------------------------
 
-def read(path: Path | str) -> nbformat.NotebookNode:
-    return nbformat.read(str(path), as_version=4)
+class Node(dict):
+    """A notebook (or part of one): a dict whose keys are also attributes, like ``nbformat.NotebookNode``."""
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self[key] = value
+
+    def __delattr__(self, key: str) -> None:
+        try:
+            del self[key]
+        except KeyError:
+            raise AttributeError(key) from None
 
 
-def dumps(nb: nbformat.NotebookNode) -> str:
+def _is_json_mime(mime: str) -> bool:
+    return mime == "application/json" or (mime.startswith("application/") and mime.endswith("+json"))
+
+
+_SPLIT_MIMES = {"application/javascript", "image/svg+xml"}
+
+
+def _rejoin_lines(nb: dict) -> dict:
+    """Multi-line strings stored as lists of lines become strings (nbformat.v4.rwbase.rejoin_lines)."""
+    def bundle(data: dict) -> None:
+        for key, value in list(data.items()):
+            if not _is_json_mime(key) and isinstance(value, list) and all(isinstance(v, str) for v in value):
+                data[key] = "".join(value)
+
+    for cell in nb.get("cells", []):
+        if isinstance(cell.get("source"), list):
+            cell["source"] = "".join(cell["source"])
+        for attachment in cell.get("attachments", {}).values():
+            bundle(attachment)
+        if cell.get("cell_type") == "code":
+            for output in cell.get("outputs", []):
+                kind = output.get("output_type", "")
+                if kind in ("execute_result", "display_data"):
+                    bundle(output.get("data", {}))
+                elif kind and isinstance(output.get("text", ""), list):
+                    output["text"] = "".join(output["text"])
+    return nb
+
+
+def _split_lines(nb: dict) -> dict:
+    """Multi-line strings become lists of lines, as nbformat writes them (nbformat.v4.rwbase.split_lines)."""
+    def bundle(data: dict) -> None:
+        for key, value in list(data.items()):
+            if isinstance(value, str) and (key.startswith("text/") or key in _SPLIT_MIMES):
+                data[key] = value.splitlines(True)
+
+    for cell in nb.get("cells", []):
+        if isinstance(cell.get("source"), str):
+            cell["source"] = cell["source"].splitlines(True)
+        for attachment in cell.get("attachments", {}).values():
+            bundle(attachment)
+        if cell.get("cell_type") == "code":
+            for output in cell.get("outputs", []):
+                if output.get("output_type") in ("execute_result", "display_data"):
+                    bundle(output.get("data", {}))
+                elif output.get("output_type") == "stream" and isinstance(output.get("text"), str):
+                    output["text"] = output["text"].splitlines(True)
+    return nb
+
+
+def _strip_transient(nb: dict) -> dict:
+    meta = nb.get("metadata", {})
+    for key in ("orig_nbformat", "orig_nbformat_minor", "signature"):
+        meta.pop(key, None)
+    for cell in nb.get("cells", []):
+        cell.get("metadata", {}).pop("trusted", None)
+    return nb
+
+
+def reads(text: str) -> Node:
+    """A version-4 notebook from its JSON text (as ``nbformat.reads(text, as_version=4)``, without validation)."""
+    nb = json.loads(text, object_hook=Node)
+    if nb.get("nbformat") != 4:
+        raise ValueError(f"not a version-4 notebook (nbformat {nb.get('nbformat')!r})")
+    return _strip_transient(_rejoin_lines(nb))
+
+
+def read(path: Path | str) -> Node:
+    return reads(Path(path).read_text(encoding="utf-8"))
+
+
+def dumps(nb: dict) -> str:
     """The stable text of ``nb``: nbformat's JSON layout plus a trailing newline."""
-    text = nbformat.writes(nb, version=4)
+    out = _strip_transient(_split_lines(copy.deepcopy(nb)))
+    text = json.dumps(out, indent=1, sort_keys=True, separators=(",", ": "), ensure_ascii=False)
     return text if text.endswith("\n") else text + "\n"
 
 
-def write_if_changed(nb: nbformat.NotebookNode, path: Path | str) -> bool:
+def write_if_changed(nb: dict, path: Path | str) -> bool:
     """Write ``nb`` to ``path`` unless the file already holds exactly those bytes."""
     path = Path(path)
     text = dumps(nb)
@@ -143,7 +234,7 @@ def _relative(path_text: str, roots: list[str]) -> str:
     return path_text
 
 
-def scrub(nb: nbformat.NotebookNode, roots: list[str] | None = None) -> nbformat.NotebookNode:
+def scrub(nb: Node, roots: list[str] | None = None) -> Node:
     """Remove run-specific content from an executed notebook, in place (and return it)."""
     roots = known_roots() if roots is None else roots
     pm = nb.metadata.get("papermill")
@@ -202,7 +293,7 @@ def scrub_file(path: Path | str) -> bool:
 
 # --- source notebooks --------------------------------------------------------------
 
-def strip(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+def strip(nb: Node) -> Node:
     """Clear outputs, execution counts and run timings of a source notebook, in place."""
     nb.metadata.pop("papermill", None)
     for cell in nb.cells:
@@ -236,7 +327,7 @@ class UncleanCell:
         return f"cell {self.index} (id {self.cell_id}): {', '.join(what)}"
 
 
-def unclean_cells(nb: nbformat.NotebookNode) -> list[UncleanCell]:
+def unclean_cells(nb: Node) -> list[UncleanCell]:
     """Code cells that carry outputs or an execution count."""
     found = []
     for index, cell in enumerate(nb.cells):
