@@ -325,3 +325,60 @@ def test_adjust_keeps_nan_out_of_the_family():
         S.adjust_pvalues([0.1], "bonferroni-ish")
     with pytest.raises(ValueError):
         S.adjust_pvalues([1.5])
+
+
+# --- bit-identical to statsmodels (the package computes the same arithmetic without importing it) --
+
+def test_wilson_and_newcombe_are_bit_identical_to_statsmodels():
+    from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+
+    for level in (0.9, 0.95, 0.99):
+        alpha = 1 - level
+        c = np.concatenate([np.arange(0, n + 1) for n in range(1, 81)])
+        m = np.concatenate([np.full(n + 1, n) for n in range(1, 81)])
+        lo, hi = proportion_confint(c, m, alpha=alpha, method="wilson")
+        lo, hi = np.clip(lo, 0, 1), np.clip(hi, 0, 1)
+        lo[c == 0], hi[c == m] = 0.0, 1.0
+        ours = S.wilson_ci(c, m, level)
+        assert np.array_equal(ours[0], lo) and np.array_equal(ours[1], hi)
+        rng = np.random.default_rng(5)
+        for _ in range(300):
+            n1, n2 = (int(v) for v in rng.integers(1, 70, 2))
+            x1, x2 = int(rng.integers(0, n1 + 1)), int(rng.integers(0, n2 + 1))
+            low, high = confint_proportions_2indep(x1, n1, x2, n2, method="newcomb", compare="diff", alpha=alpha)
+            d = S.newcombe_diff_ci(x1, n1, x2, n2, level)
+            assert (d.ci_low, d.ci_high) == (float(max(low, -1.0)), float(min(high, 1.0))), (x1, n1, x2, n2)
+
+
+def test_bm_statistic_from_counts_matches_scipy():
+    """The count-based Brunner-Munzel statistic (used in the permutation test) agrees with scipy's."""
+    from scipy import stats as ss
+
+    rng = np.random.default_rng(11)
+    for k, offset in ((2, 0.0), (3, 0.0), (5, 0.0), (4, 2.5), (6, -1.0)):
+        x = rng.integers(0, k, (400, 17)).astype(float) + offset
+        y = rng.integers(0, k, (400, 23)).astype(float) + offset
+        x[0], y[0] = offset, offset  # no variance at all: undefined (NaN)
+        x[1], y[1] = offset, offset + 1  # separated, no variance within: infinite
+        ours = S.bm_statistic_from_counts(np.concatenate([x.ravel(), y.ravel()]))(x, y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ref = ss.brunnermunzel(x, y, axis=-1, distribution="normal").statistic
+        assert np.allclose(ours, ref, rtol=1e-13, atol=0, equal_nan=True)
+        assert np.isnan(ours[0]) and np.isinf(ours[1])
+
+
+def test_ordinal_shift_without_mann_whitney_gives_the_same_brunner_munzel_p():
+    x, y = [0, 1, 1, 2, 2, 2, 3] * 4, [1, 2, 2, 3, 3, 3, 3] * 4
+    full = S.ordinal_shift(x, y, [0, 1, 2, 3], n_resamples=999)
+    short = S.ordinal_shift(x, y, [0, 1, 2, 3], n_resamples=999, mann_whitney=False)
+    assert short.summary["bm_p_perm"] == full.summary["bm_p_perm"] and 0 < full.summary["bm_p_perm"] < 0.05
+    assert math.isnan(short.summary["mw_p"]) and not math.isnan(full.summary["mw_p"])
+
+
+def test_boschloo_cache_gives_what_scipy_gives():
+    from scipy import stats as ss
+
+    for x1, n1, x2, n2 in ((3, 10, 7, 10), (0, 12, 4, 9), (3, 10, 7, 10)):
+        ours = S.boschloo_exact(x1, n1, x2, n2)
+        ref = ss.boschloo_exact(np.array([[x1, x2], [n1 - x1, n2 - x2]]), n=32)
+        assert (ours.statistic, ours.pvalue) == (float(ref.statistic), float(ref.pvalue))

@@ -385,10 +385,12 @@ def compare_variable(v: Variable, base: pd.Series, new: pd.Series, *, family: st
             vals_b = [c for c in v.categories for _ in range(cb[c])]
             vals_n = [c for c in v.categories for _ in range(cn[c])]
             shift = stats.ordinal_shift(vals_b, vals_n, categories=list(v.categories), level=level,
-                                        n_resamples=n_resamples, seed=seed)
+                                        n_resamples=n_resamples, seed=seed, mann_whitney=False)
             p = shift.summary["bm_p_perm"]
             method = TEST_NAMES["ordinal"]
             if not np.isfinite(p):
+                shift = stats.ordinal_shift(vals_b, vals_n, categories=list(v.categories), level=level,
+                                            n_resamples=n_resamples, seed=seed)
                 p, method = shift.summary["mw_p"], "Mann-Whitney permutation"
                 notes.append("Brunner-Munzel undefined (no spread within either wave); Mann-Whitney used")
             row.update(prob_superiority=shift.summary["prob_superiority"], test=method, p_value=p)
