@@ -192,3 +192,25 @@ def test_titles_give_n(tables):
     title = f.fig.axes[0].get_title(loc="left")
     plt.close(f.fig)
     assert "n = 34" in title and "n = 34" in f.caption
+
+
+def test_background_png_encoding_writes_what_matplotlib_writes(tables, tmp_path):
+    """save_figure compresses PNGs on a worker thread: the bytes are those of a plain savefig."""
+    from pimh_analysis import outputs
+
+    fig = F.fig_tools(tables).fig
+    outputs.configure_matplotlib()
+    plain = tmp_path / "plain.png"
+    fig.savefig(plain, dpi=60, format="png", metadata={"Software": None}, bbox_inches="tight")
+    with outputs.png_encoding_in_background():
+        fig.savefig(tmp_path / "background.png", dpi=60, format="png", metadata={"Software": None},
+                    bbox_inches="tight")
+        assert not (tmp_path / "plain.svg").exists()
+    assert (tmp_path / "background.png").read_bytes() == plain.read_bytes()
+    import matplotlib.image
+
+    assert matplotlib.image.imsave.__name__ == "imsave"  # restored
+    with pytest.raises(OSError):
+        with outputs.png_encoding_in_background():  # a worker's error reaches the caller
+            fig.savefig(tmp_path / "missing" / "x.png", dpi=60, format="png")
+    plt.close(fig)

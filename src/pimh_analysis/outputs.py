@@ -14,11 +14,13 @@ to link every output to the notebook and cell that made it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import pandas as pd
 
@@ -197,6 +199,42 @@ def configure_matplotlib() -> None:
     matplotlib.rcParams["savefig.dpi"] = 300
 
 
+@contextlib.contextmanager
+def png_encoding_in_background() -> Iterator[None]:
+    """Inside the block, PNG files matplotlib writes are compressed on a worker thread.
+
+    Matplotlib's Agg canvas draws, then hands its pixels to ``matplotlib.image.imsave``,
+    which has Pillow compress them (zlib, about as long as drawing the figure again as
+    SVG).  Pillow releases the GIL while it compresses, so here ``imsave`` copies the
+    pixels and queues the very same call on a thread: the caller goes on (drawing the
+    SVG) on the other core.  The bytes written are unchanged.  The block ends when every
+    queued file is written, and re-raises any error of the worker.
+    """
+    import matplotlib.image as mimage
+    import numpy as np
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    real = mimage.imsave
+    pending: list[Future] = []
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pimh-png")
+
+    def deferred(fname, arr, *args, **kwargs):
+        if kwargs.get("format") != "png" or not isinstance(fname, (str, os.PathLike)):
+            return real(fname, arr, *args, **kwargs)
+        pixels = memoryview(np.array(arr, dtype=np.uint8, copy=True))  # the canvas reuses its buffer
+        pending.append(pool.submit(real, fname, pixels, *args, **kwargs))
+        return None
+
+    mimage.imsave = deferred
+    try:
+        yield
+    finally:
+        mimage.imsave = real
+        pool.shutdown(wait=True)
+    for future in pending:
+        future.result()
+
+
 def save_figure(
     fig: Any,
     group: str,
@@ -215,10 +253,11 @@ def save_figure(
     out_dir = paths.ensure_dir(paths.figures_dir(group))
     written: dict[str, Path] = {}
     png = out_dir / f"{figure_id}.png"
-    fig.savefig(png, dpi=dpi, format="png", metadata={"Software": None}, bbox_inches="tight")
-    written["png"] = png
     svg = out_dir / f"{figure_id}.svg"
-    fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+    with png_encoding_in_background():  # the PNG is compressed while the SVG is drawn
+        fig.savefig(png, dpi=dpi, format="png", metadata={"Software": None}, bbox_inches="tight")
+        fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+    written["png"] = png
     written["svg"] = svg
     if data is not None:
         csv = out_dir / f"{figure_id}.data.csv"
