@@ -388,11 +388,16 @@ def build_site(root: Path | None = None, *, notebooks: bool = True) -> SiteResul
         return {"css": css, "version": __version__, "up": href("index.html", page)[: -len("index.html")],
                 "has_audit": bool(audit_rel)}
 
-    # thumbnails and per-output pages
+    # thumbnails (on worker threads: Pillow decodes, resizes and compresses without the GIL, so
+    # they run on the other core while the pages and notebooks are rendered) and per-output pages
+    from concurrent.futures import ThreadPoolExecutor
+
+    thumbnails = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pimh-thumb")
+    thumbs_done = []
     for card in cards:
         if card.thumb:
             png = next(f for f in card.files if f.fmt == "png")
-            make_thumbnail(root / png.path, site / card.thumb)
+            thumbs_done.append(thumbnails.submit(make_thumbnail, root / png.path, site / card.thumb))
             pages.append(card.thumb)
         page = card.page
         full_html = ""
@@ -448,6 +453,9 @@ def build_site(root: Path | None = None, *, notebooks: bool = True) -> SiteResul
         n_figures=sum(c.kind == "figure" for c in cards), warnings=manifest.get("warnings") or [],
         group_label=_group_label,
     ), pages)
+    thumbnails.shutdown(wait=True)
+    for done in thumbs_done:
+        done.result()  # re-raise a thumbnail's error
     return SiteResult(site, manifest_path, sorted(pages), list(manifest.get("warnings") or []))
 
 
