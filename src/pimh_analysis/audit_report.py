@@ -19,9 +19,8 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 import pandas as pd
-import yaml
 
-from . import paths, rounding
+from . import paths, rounding, yamlio
 from .audit import STATUSES
 
 #: Denominators worth testing every printed percentage against: the published subgroup
@@ -126,7 +125,7 @@ def rounding_sensitive(audit: pd.DataFrame) -> pd.DataFrame:
 
 def load_contradictions(path=None) -> list[dict]:
     with open(path or paths.contradictions_file(), encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yamlio.safe_load(fh)
 
 
 def contradictions_table(audit: pd.DataFrame, contradictions: Iterable[dict] | None = None) -> pd.DataFrame:

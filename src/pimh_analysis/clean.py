@@ -458,14 +458,14 @@ def _count_rules(issues) -> dict[str, int]:
 
 def load_wave_spec(wave: str) -> dict:
     """``data/raw/<wave>/wave.yaml``: ``format``, ``file``, ``map``, ``replica``, ``published_reproduction``, ``label``."""
-    import yaml
+    from . import yamlio
 
     path = paths.wave_raw_dir(wave) / "wave.yaml"
     if not path.is_file():
         raise InputError([InputIssue(file=paths.rel(path), line=None, rule="missing_wave_spec",
                                      message=f"wave {wave!r} has no wave.yaml", level="file",
                                      expected="data/raw/<wave>/wave.yaml with format and file")])
-    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    spec = yamlio.safe_load(path.read_text(encoding="utf-8")) or {}
     spec.setdefault("format", "csv")
     spec.setdefault("file", "survey.csv")
     return spec

@@ -157,9 +157,10 @@ def _row_labels(df: pd.DataFrame) -> list[str]:
     if "category" in preferred and "label" in preferred:
         preferred.remove("label")        # the item's wording, repeated on every row
     cols = preferred or label_cols[:3]
+    values = [df[c].to_numpy(dtype=object) for c in cols]
     out = []
     for i in range(len(df)):
-        parts = [str(df.iloc[i][c]) for c in cols if pd.notna(df.iloc[i][c]) and str(df.iloc[i][c]) != ""]
+        parts = [str(v[i]) for v in values if pd.notna(v[i]) and str(v[i]) != ""]
         out.append(" / ".join(parts))
     return out
 
@@ -384,12 +385,12 @@ def _nullable(series: pd.Series) -> pd.Series:
 
 def load_params(root: Path | None = None) -> dict[str, Any]:
     """The ``disclosure:`` block of params.yaml with defaults filled in."""
-    import yaml
+    from . import yamlio
 
     p = (Path(root) if root else paths.root()) / "params.yaml"
     params = {}
     if p.is_file():
-        params = (yaml.safe_load(p.read_text(encoding="utf-8")) or {}).get("disclosure") or {}
+        params = (yamlio.safe_load(p.read_text(encoding="utf-8")) or {}).get("disclosure") or {}
     return {
         "min_cell": int(params.get("min_cell", DEFAULT_MIN_CELL)),
         "k": int(params.get("k", DEFAULT_K)),
@@ -400,12 +401,12 @@ def load_params(root: Path | None = None) -> dict[str, Any]:
 
 def is_published_reproduction(wave: str, root: Path | None = None) -> bool:
     """True when ``data/raw/<wave>/wave.yaml`` says ``published_reproduction: true``."""
-    import yaml
+    from . import yamlio
 
     wave_yaml = (Path(root) if root else paths.root()) / "data" / "raw" / wave / "wave.yaml"
     if not wave_yaml.is_file():
         return False
-    return (yaml.safe_load(wave_yaml.read_text(encoding="utf-8")) or {}).get("published_reproduction") is True
+    return (yamlio.safe_load(wave_yaml.read_text(encoding="utf-8")) or {}).get("published_reproduction") is True
 
 
 def apply_release_policy(

@@ -27,9 +27,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import yaml
 
-from . import paths
+from . import paths, yamlio
 from .instrument import Codebook, Column
 
 STRING = pd.ArrowDtype(pa.string())
@@ -71,7 +70,7 @@ def normalise(text: str) -> str:
 @lru_cache(maxsize=4)
 def load_variants(path: str | None = None) -> Variants:
     with open(path or variants_file(), encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh) or {}
+        raw = yamlio.safe_load(fh) or {}
     typos = tuple(
         (re.compile(r"\b" + re.escape(normalise(t["from"])) + r"\b"), normalise(t["to"]))
         for t in raw.get("typos", [])

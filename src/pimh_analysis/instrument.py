@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
-import yaml
 
-from . import paths
+from . import paths, yamlio
 
 COLUMN_TYPES = ("single", "multiple", "likert", "matrix", "ordinal", "free_text", "personal_data")
 CHOICE_TYPES = ("single", "likert", "matrix", "ordinal")
@@ -346,7 +345,7 @@ def load_codebook(path: Path | str | None = None) -> Codebook:
 @lru_cache(maxsize=8)
 def _load(path: str) -> Codebook:
     with open(path, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh)
+        raw = yamlio.safe_load(fh)
     scales = raw.get("scales", {})
     missing_codes = {str(m) for m in raw.get("missing_codes", [])}
     columns: list[Column] = []

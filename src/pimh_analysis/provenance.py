@@ -59,9 +59,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import yaml
 
-from . import __version__, paths
+from . import __version__, paths, yamlio
 
 SCHEMA = "pimh-provenance/1"
 WROTE_PREFIX = "[pimh] wrote "
@@ -141,7 +140,7 @@ def load_lock(path: Path | str | None = None) -> dict[str, dict[str, Any]]:
     p = Path(path) if path is not None else paths.dvc_lock_file()
     if not p.is_file():
         return {}
-    raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    raw = yamlio.safe_load(p.read_text(encoding="utf-8")) or {}
     stages = {}
     for name, st in (raw.get("stages") or {}).items():
         stages[name] = {
@@ -285,7 +284,7 @@ def published_waves(root: Path | None = None) -> list[str]:
     out = []
     if raw.is_dir():
         for wave_yaml in sorted(raw.glob("*/wave.yaml")):
-            meta = yaml.safe_load(wave_yaml.read_text(encoding="utf-8")) or {}
+            meta = yamlio.safe_load(wave_yaml.read_text(encoding="utf-8")) or {}
             if meta.get("published_reproduction") is True:
                 out.append(wave_yaml.parent.name)
     return out

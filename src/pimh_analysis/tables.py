@@ -896,12 +896,12 @@ def in_text_statistics(tables: Mapping[str, Table], register: pd.DataFrame | Non
 
 def wave_meta(wave: str) -> dict[str, Any]:
     """``data/raw/<wave>/wave.yaml`` (``replica``, ``published_reproduction``, ...)."""
-    import yaml
+    from . import yamlio
 
     path = paths.wave_raw_dir(wave) / "wave.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"{paths.rel(path)} not found: every wave needs a wave.yaml")
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return yamlio.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
 def _protect_derived(cells: pd.DataFrame) -> int:

@@ -47,7 +47,7 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 import yaml
 
-from . import paths
+from . import paths, yamlio
 from .instrument import Codebook, load_codebook
 
 WAVE_YAML = "wave.yaml"
@@ -173,7 +173,7 @@ def changes_from_map(map_path: Path | str | None) -> CodebookChanges:
     """The ``codebook_changes`` a column map carries (a top-level key; empty if none)."""
     if not map_path:
         return CodebookChanges()
-    raw = yaml.safe_load(Path(map_path).read_text(encoding="utf-8-sig")) or {}
+    raw = yamlio.safe_load(Path(map_path).read_text(encoding="utf-8-sig")) or {}
     return CodebookChanges.from_dict(raw.get("codebook_changes") if isinstance(raw, Mapping) else None,
                                      f"{Path(map_path).name}: codebook_changes")
 
@@ -244,7 +244,7 @@ def load_wave(name: str, folder: Path | None = None) -> Wave:
     path = folder / WAVE_YAML
     if not path.is_file():
         raise WaveError(f"wave {name!r} has no {paths.rel(path)}")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    raw = yamlio.safe_load(path.read_text(encoding="utf-8")) or {}
     return Wave.from_dict(name, raw, folder)
 
 
@@ -265,7 +265,7 @@ def wave_yaml_text(wave: Wave, header: str = WAVE_YAML_HEADER) -> str:
 
 def load_params(path: Path | None = None) -> dict:
     path = path or paths.params_file()
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return yamlio.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
 def params_waves(params: Mapping | None = None) -> list[str]:
@@ -673,7 +673,7 @@ def add_to_params(text: str, wave: str, pair: tuple[str, str, str] | None) -> st
     ry, doc = load_params_roundtrip(text)
     if doc is None or not isinstance(doc, CommentedMap):
         raise WaveError("params.yaml: expected a mapping at the top level")
-    expected = yaml.safe_load(text) or {}
+    expected = yamlio.safe_load(text) or {}
     waves = doc.get("waves")
     if waves is None:
         trailing = _pop_trailing(doc)
@@ -720,7 +720,7 @@ def add_to_params(text: str, wave: str, pair: tuple[str, str, str] | None) -> st
         expected["compare"] = dict(expected.get("compare") or {})
         expected["compare"][name] = {"base": base, "new": new}
     out = _dump(ry, doc)
-    if yaml.safe_load(out) != expected or not _only_insertions(text, out):
+    if yamlio.safe_load(out) != expected or not _only_insertions(text, out):
         raise WaveError("params.yaml could not be edited without changing its other lines; add the wave by hand: "
                         f"append {wave!r} to `waves:`" + (f" and add `{pair[0]}: {{base: {pair[1]}, new: {pair[2]}}}` "
                                                           "under `compare:`" if pair else ""))
@@ -758,7 +758,7 @@ class AddResult:
 
 
 def _read_changes_file(path: Path) -> CodebookChanges:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+    raw = yamlio.safe_load(path.read_text(encoding="utf-8-sig")) or {}
     if isinstance(raw, Mapping) and "codebook_changes" in raw:
         raw = raw["codebook_changes"]
     return CodebookChanges.from_dict(raw, f"{path.name}")
@@ -801,7 +801,7 @@ def add_wave(export: Path | str, name: str, *, fmt: str | None = None, map_path:
         raise FileNotFoundError(f"column map {map_path} does not exist")
     params_path = paths.params_file()
     params_text = params_path.read_text(encoding="utf-8")
-    params = yaml.safe_load(params_text) or {}
+    params = yamlio.safe_load(params_text) or {}
     waves = params_waves(params)
     folder = paths.wave_raw_dir(name)
     if name in waves:

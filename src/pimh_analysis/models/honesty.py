@@ -16,11 +16,11 @@ MODEL_REPLICA_NOTICE = (
 
 def replica_status(wave: str, fallback: bool) -> tuple[bool, str]:
     """Whether ``wave`` is a replica: ``data/raw/<wave>/wave.yaml`` key ``replica`` if present, else ``fallback``."""
-    import yaml
+    from .. import yamlio
 
     path = paths.wave_raw_dir(wave) / "wave.yaml"
     if path.is_file():
-        meta = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        meta = yamlio.safe_load(path.read_text(encoding="utf-8")) or {}
         if isinstance(meta, dict) and "replica" in meta:
             return bool(meta["replica"]), f"{paths.rel(path)} (replica: {bool(meta['replica'])})"
         return fallback, f"notebook parameter replica={fallback} ({paths.rel(path)} has no 'replica' key)"

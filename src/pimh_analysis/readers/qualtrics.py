@@ -52,6 +52,7 @@ import yaml
 from ..errors import CELL_LEVEL, InputIssue
 from ..harmonise import Matcher, factorize, normalise
 from ..instrument import Codebook, load_codebook
+from .. import yamlio
 from . import csvscan, encoding
 from .base import ReadResult, display_name, empty_frame, file_issue, lines_series, string_column, string_frame
 
@@ -97,7 +98,7 @@ def load_column_map(path_or_map: Path | str | Mapping) -> ColumnMap:
     else:
         p = Path(path_or_map)
         try:
-            raw = yaml.safe_load(p.read_text(encoding="utf-8-sig")) or {}
+            raw = yamlio.safe_load(p.read_text(encoding="utf-8-sig")) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise ColumnMapError(f"cannot read column map {p.name}: {exc}") from None
         source = p.name

@@ -29,9 +29,8 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from .. import paths
+from .. import paths, yamlio
 from ..instrument import Codebook, Column, load_codebook
 from .assign import (
     ReplicaSpecError,
@@ -64,7 +63,7 @@ class ReplicaSpec:
     def load(cls, path: Path | str | None = None) -> "ReplicaSpec":
         path = Path(path) if path else paths.replica_assumptions_file()
         with open(path, encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh)
+            raw = yamlio.safe_load(fh)
         return cls.from_dict(raw, source=path)
 
     @classmethod

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .. import paths
+from .. import paths, yamlio
 from ..instrument import Codebook, load_codebook
 from .assign import ReplicaSpecError, apportion
 from .generate import ReplicaSpec, _Builder, generate
@@ -72,7 +72,7 @@ class DemoSpec:
     @classmethod
     def load(cls, path: Path | str | None = None) -> "DemoSpec":
         path = Path(path) if path else demo_spec_file()
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yamlio.safe_load(path.read_text(encoding="utf-8"))
         fw = raw["fieldwork"]
         return cls(
             wave=str(raw["wave"]), label=str(raw["label"]), n_respondents=int(raw["n_respondents"]),
@@ -165,7 +165,7 @@ def derive_spec(demo: DemoSpec, base: ReplicaSpec | None = None, book: Codebook 
 def _wave_codebook_raw(demo: DemoSpec) -> dict:
     from ..waves import CodebookChanges, apply_changes_to_codebook
 
-    raw = yaml.safe_load(paths.codebook_file().read_text(encoding="utf-8"))
+    raw = yamlio.safe_load(paths.codebook_file().read_text(encoding="utf-8"))
     changes = CodebookChanges.from_dict(demo.codebook_changes, f"{DEMO_SPEC_FILE}: codebook_changes")
     out = apply_changes_to_codebook(raw, changes)
     out.setdefault("meta", {})["version"] = demo.wave
