@@ -109,7 +109,7 @@ def run(runs: int, sizes=SIZES) -> dict:
             "ratio_to_pyarrow_read": summary([t / f["read"] for t, f in zip(totals, floors)], 3),
             "peak_gb": summary([p["peak_bytes"] / 1e9 for p in packages], 3),
             "pyarrow_peak_gb": summary([f["peak_bytes"] / 1e9 for f in floors], 3),
-            "tables": packages[0]["tables"], "table_cells": packages[0]["cells"],
+            "tables": packages[0]["n_tables"], "table_cells": packages[0]["cells"],
         }
         rows.append(row)
     growth = []

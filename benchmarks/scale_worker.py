@@ -48,7 +48,7 @@ def package(path: str) -> dict:
     tables = build_tables(result.respondents, book)
     out["tables"] = time.perf_counter() - t
     out.update(rows=len(read.frame), valid=report.ok, issues=len(report.issues),
-               kept=result.summary["rows_kept"], tables=len(tables),
+               kept=result.summary["rows_kept"], n_tables=len(tables),
                cells=sum(len(t.cells) for t in tables.values()))
     return out
 
