@@ -406,3 +406,27 @@ def test_table_1_is_shown_side_by_side(tables):
     c = tables["t10_interventions"].cells.set_index("variable")
     q, u = c.loc["q32q_vig_practitioner"], c[(c.index == "q32u_vig") & (c["values"] == "Yes")].iloc[0]
     assert vig["Qualified n/N"] == f"{q['n']}/{q['denominator']}" and vig["Used n/N"] == f"{u['n']}/{u['denominator']}"
+
+
+def test_text_conversion_fast_paths_agree_with_the_general_rules():
+    """text_frame converts each dtype by its distinct values; the result equals audit.as_text row by row."""
+    from pimh_analysis.audit import as_text
+    from pimh_analysis.tables import text_frame
+
+    df = pd.DataFrame({
+        "tick": pd.Series([1, 0, None, 1], dtype="Int8"),
+        "rank": pd.Series([3, None, 12, 3], dtype="Int16"),
+        "flag": pd.Series([True, None, False, True], dtype="boolean"),
+        "label": pd.Categorical([" Yes", "No", None, "No"], categories=[" Yes", "No", "Unused"]),
+        "when": pd.Series(pd.to_datetime(["2022-03-01 10:00:00", "2022-03-01 00:00:00", None,
+                                          "2022-04-01 23:59:59"])).astype("datetime64[ms]"),
+        "when_ms": pd.Series(pd.to_datetime(["2022-03-01 10:00:00.250", None, "2022-03-01 10:00:01",
+                                             "2022-03-01 10:00:01"], format="ISO8601")).astype("datetime64[ms]"),
+        "score": [1.0, 2.0, None, 3.0],
+    })
+    fast = text_frame(df)
+    for col in df.columns:
+        general = as_text(df[col]).str.strip()
+        assert str(fast[col].dtype) == "string", col
+        assert fast[col].isna().tolist() == general.isna().tolist(), col
+        assert fast[col].dropna().tolist() == general.dropna().tolist(), (col, fast[col].tolist(), general.tolist())

@@ -280,7 +280,7 @@ def as_text(series: pd.Series) -> pd.Series:
     if isinstance(s.dtype, pd.CategoricalDtype):
         s = s.astype(object)
     if pd.api.types.is_bool_dtype(s.dtype):
-        return s.map(lambda v: pd.NA if pd.isna(v) else ("1" if v else "0")).astype("string")
+        return s.astype("boolean").astype("Int8").astype("string")  # True -> "1", False -> "0", NA kept
     if pd.api.types.is_numeric_dtype(s.dtype):
         f = s.astype("Float64")
         whole = f.dropna()

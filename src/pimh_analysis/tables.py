@@ -195,13 +195,23 @@ def _s(df: pd.DataFrame, var: str) -> pd.Series:
     if isinstance(s.dtype, pd.StringDtype):
         return s
     if isinstance(s.dtype, pd.CategoricalDtype) and s.cat.categories.inferred_type == "string":
-        return s.astype("string").str.strip()
+        return _by_distinct(s, lambda u: u.astype("string").str.strip())
     if pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
-        return s.astype("Int64").astype("string") if not pd.api.types.is_bool_dtype(s.dtype) else as_text(s)
+        return _by_distinct(s, lambda u: u.astype("Int64").astype("string")
+                            if not pd.api.types.is_bool_dtype(s.dtype) else as_text(u))
     if s.dtype == object and s.map(lambda v: isinstance(v, str) or v is None or v is pd.NA
                                    or (isinstance(v, float) and math.isnan(v))).all():
         return s.astype("string").str.strip()
+    if pd.api.types.is_datetime64_dtype(s.dtype) and not (s.dt.microsecond.any() or s.dt.nanosecond.any()):
+        return s.dt.strftime("%Y-%m-%d %H:%M:%S").astype("string")  # as str(Timestamp) writes whole seconds
     return as_text(s)  # mixed or float columns: the audit's general rules
+
+
+def _by_distinct(s: pd.Series, convert) -> pd.Series:
+    """``convert`` applied to the distinct values of ``s`` only, then looked up row by row (NA kept)."""
+    codes, distinct = pd.factorize(s, use_na_sentinel=True)
+    labels = pd.Index(convert(pd.Series(distinct)), dtype="string")
+    return pd.Series(labels.take(codes, allow_fill=True, fill_value=pd.NA), index=s.index, name=s.name)
 
 
 def population_label(book: Any, population: Any) -> str:
@@ -275,11 +285,11 @@ def single_cells(
         answered &= ~text.isin(missing).fillna(False)
     elif base != "answered":
         raise ValueError(f"base must be 'answered' or 'valid', not {base!r}")
-    given = text[answered]
-    unknown = sorted(set(given.dropna()) - set(categories))
+    tally = text[answered].value_counts()  # one pass over the column; NA is not among the answered
+    unknown = sorted(set(tally.index) - set(categories))
     if unknown:
         raise ValueError(f"{var}: values {unknown} are not among its categories {list(categories)}")
-    counts = {c: int((given == c).sum()) for c in categories}
+    counts = {c: int(tally.get(c, 0)) for c in categories}
     per_row = {c: {"category": c, "values": c, "kind": "category", "_answer": answer_prefix + c} for c in categories}
     for name, members in (combine or {}).items():
         bad = [m for m in members if m not in categories]
