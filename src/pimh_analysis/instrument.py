@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from . import paths, yamlio
@@ -184,8 +185,11 @@ class Codebook:
         if var not in df.columns:
             raise KeyError(f"population needs column {var!r}, which the data does not have")
         wanted = {str(v) for v in cond["in"]}
-        values = df[var].astype("string")
-        return values.isin(wanted).fillna(False).astype(bool)
+        values = df[var]
+        if isinstance(values.dtype, pd.CategoricalDtype):  # match the few categories, then look rows up
+            hit = np.append(pd.Index(values.cat.categories).astype("string").isin(wanted), False)
+            return pd.Series(hit[values.cat.codes.to_numpy()], index=df.index)  # code -1 (NA) -> False
+        return values.astype("string").isin(wanted).fillna(False).astype(bool)
 
     def population_description(self, population: Any) -> str:
         cond = self.condition(population)

@@ -179,21 +179,29 @@ class ItemNotInData(KeyError):
 
 
 def text_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """Every column as text (``string`` dtype): labels as is, ticks ``1``/``0``, missing as NA.
+    """Every column as text: labels as is (stripped), ticks ``1``/``0``, missing as NA.
 
     The builders compare answers as text so that the processed data (categoricals, ``Int8``)
     and the raw canonical form give the same cells; converting once up front keeps them fast.
-    Derived columns whose category order is not in the codebook (``region``) keep their
-    categorical dtype, so that the order survives.
+    Columns with few distinct values stay categorical, with their distinct values as text
+    categories (one byte per cell rather than a string: a 1M-respondent frame would
+    otherwise take ~4 GB); the others become ``string`` columns.  Derived columns whose
+    category order is not in the codebook (``region``) keep their categories as they are,
+    so that the order survives.
     """
     keep = {c for c in ("region",) if c in df.columns and isinstance(df[c].dtype, pd.CategoricalDtype)}
     return pd.DataFrame({c: df[c] if c in keep else _s(df, c) for c in df.columns}, index=df.index)
 
 
 def _s(df: pd.DataFrame, var: str) -> pd.Series:
+    """Column ``var`` as text: a ``string`` Series, or a categorical whose categories are the text labels."""
     s = df[var]
     if isinstance(s.dtype, pd.StringDtype):
         return s
+    if isinstance(s.dtype, pd.CategoricalDtype) and isinstance(s.cat.categories.dtype, pd.StringDtype):
+        cats = s.cat.categories
+        if not cats.hasnans and (cats == cats.str.strip()).all():
+            return s  # already text (a text_frame column)
     if isinstance(s.dtype, pd.CategoricalDtype) and s.cat.categories.inferred_type == "string":
         return _by_distinct(s, lambda u: u.astype("string").str.strip())
     if pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
@@ -208,9 +216,14 @@ def _s(df: pd.DataFrame, var: str) -> pd.Series:
 
 
 def _by_distinct(s: pd.Series, convert) -> pd.Series:
-    """``convert`` applied to the distinct values of ``s`` only, then looked up row by row (NA kept)."""
+    """``convert`` applied to the distinct values of ``s`` only: a categorical of the results (NA kept).
+
+    If two distinct values give the same text (``" Yes"`` and ``"Yes"``), a ``string`` column instead.
+    """
     codes, distinct = pd.factorize(s, use_na_sentinel=True)
     labels = pd.Index(convert(pd.Series(distinct)), dtype="string")
+    if labels.is_unique and not labels.hasnans:
+        return pd.Series(pd.Categorical.from_codes(codes, categories=labels), index=s.index, name=s.name)
     return pd.Series(labels.take(codes, allow_fill=True, fill_value=pd.NA), index=s.index, name=s.name)
 
 
@@ -286,6 +299,7 @@ def single_cells(
     elif base != "answered":
         raise ValueError(f"base must be 'answered' or 'valid', not {base!r}")
     tally = text[answered].value_counts()  # one pass over the column; NA is not among the answered
+    tally = tally[tally > 0]  # a categorical column also lists the categories nobody gave
     unknown = sorted(set(tally.index) - set(categories))
     if unknown:
         raise ValueError(f"{var}: values {unknown} are not among its categories {list(categories)}")
@@ -397,7 +411,7 @@ def ranking_cells(df: pd.DataFrame, book: Any, item_id: str, *, level: float = s
         raise ItemNotInData(item_id)
     for c in cols:
         rows = single_cells(df, book, c.var, level=level, block=c.option_label)
-        ranks = pd.to_numeric(_s(df, c.var), errors="coerce")
+        ranks = pd.to_numeric(_s(df, c.var).astype("string"), errors="coerce")
         mean = float(ranks[_eligible(df, book, c.var)].dropna().mean()) if ranks.notna().any() else math.nan
         for r in rows:
             r["category"] = RANK_LABELS.get(r["values"], r["values"])
@@ -421,7 +435,7 @@ def text_mention_cells(
     if var not in df.columns:
         raise ItemNotInData(f"{col.item_id} ({var})")
     elig = _eligible(df, book, var)
-    text = _s(df, var).str.strip()
+    text = _s(df, var).astype("string").str.strip()
     wrote = elig & text.notna() & text.ne("").fillna(False)
     pop = population_label(book, col.eligibility)
     block = block or f"{col.wording} ({col.item_id}, free text)"
