@@ -156,7 +156,9 @@ def machine() -> dict:
 def git_state(root: Path = ROOT) -> dict:
     try:
         head = git(root, "rev-parse", "--short", "HEAD").strip()
-        dirty = bool(git(root, "status", "--porcelain", "--untracked-files=no").strip())
+        # the benchmark's own result files do not count: they change with every run
+        dirty = bool(git(root, "status", "--porcelain", "--untracked-files=no", "--", ".",
+                         ":(exclude)benchmarks/results.json", ":(exclude)benchmarks/RESULTS.md").strip())
     except (subprocess.CalledProcessError, FileNotFoundError):
         return {"commit": None, "dirty": None}
     return {"commit": head, "dirty": dirty}

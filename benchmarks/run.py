@@ -80,6 +80,13 @@ def fmt_s(x: float) -> str:
     return f"{x:.2f} s" if x < 10 else f"{x:.1f} s"
 
 
+def when(section: dict) -> str:
+    """A section's date, and the commit it measured when recorded."""
+    g = section.get("git") or {}
+    at = f", commit `{g['commit']}`{' with uncommitted changes' if g.get('dirty') else ''}" if g.get("commit") else ""
+    return f"{section.get('date', '')}{at}"
+
+
 def markdown(results: dict) -> str:
     m = results["machine"]
     out = ["# Benchmark results", "",
@@ -96,7 +103,7 @@ def markdown(results: dict) -> str:
                    f"{row['limit']}{' ' + row['unit'] if row['unit'] else ''} | {'yes' if row['met'] else '**no**'} |")
     p = results.get("pipeline")
     if p:
-        out += ["", f"## 1. Full rebuild against its floor ({p.get('date', '')})", "",
+        out += ["", f"## 1. Full rebuild against its floor ({when(p)})", "",
                 f"* forced full `dvc repro` ({p['stages']} stages, {p['papermill_stages']} of them papermill "
                 f"notebooks): **{fmt_s(p['rebuild_seconds']['median'])}** (n = {p['rebuild_seconds']['n']}; runs "
                 f"{', '.join(str(x) for x in p['rebuild_seconds']['runs'])})",
@@ -125,7 +132,7 @@ def markdown(results: dict) -> str:
                 f"{', '.join(pc['stages_rerun'])}"]
     s = results.get("scale")
     if s:
-        out += ["", f"## 3. Scale ({s.get('date', '')})", "",
+        out += ["", f"## 3. Scale ({when(s)})", "",
                 "Files from `pimh replica --respondents N` (benchmark files, not a replica of anything). Package = "
                 "`read_survey` + `validate_read` + `clean_survey(long_table=False)` + `build_tables` (17 tables), "
                 "in one fresh process; floor = pyarrow's CSV reader on the same file, in another. "
@@ -145,7 +152,7 @@ def markdown(results: dict) -> str:
             f"x{g['memory_factor']}" for g in s["growth"]) + f". Runs per size: {s['sizes'][0]['total_seconds']['n']}.")
     t = results.get("tests")
     if t:
-        out += ["", f"## 4. Test suite ({t.get('date', '')})", "",
+        out += ["", f"## 4. Test suite ({when(t)})", "",
                 f"* `make test` (environment set up): **{fmt_s(t['wall_seconds']['median'])}** wall "
                 f"(n = {t['wall_seconds']['n']}; runs {', '.join(str(x) for x in t['wall_seconds']['runs'])}); "
                 f"{t['outcomes'][-1]}"]
@@ -158,7 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
     ap.add_argument("--sizes", default=None, help="scale benchmark sizes (default 10000,100000,1000000)")
     ap.add_argument("--test-runs", type=int, default=None, help="runs of make test (default: --runs)")
+    ap.add_argument("--render", action="store_true", help="only rewrite RESULTS.md from results.json")
     args = ap.parse_args(argv)
+    if args.render:
+        SUMMARY.write_text(markdown(json.loads(RESULTS.read_text())), encoding="utf-8")
+        return 0
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(only) - set(SECTIONS)
     if unknown:
@@ -186,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             import bench_tests
 
             res = bench_tests.run(args.test_runs or args.runs)
-        res = {"date": date, "machine": machine(), **res}
+        res = {"date": date, "machine": machine(), "git": git_state(), **res}
         results[section] = res
         results.update(date=now(), machine=machine(), git=git_state())
         results["targets"] = targets(results)
