@@ -183,9 +183,9 @@ def text_frame(df: pd.DataFrame) -> pd.DataFrame:
 
     The builders compare answers as text so that the processed data (categoricals, ``Int8``)
     and the raw canonical form give the same cells; converting once up front keeps them fast.
-    Columns with few distinct values stay categorical, with their distinct values as text
-    categories (one byte per cell rather than a string: a 1M-respondent frame would
-    otherwise take ~4 GB); the others become ``string`` columns.  Derived columns whose
+    Categorical, integer and boolean columns become categoricals whose categories are their
+    distinct values as text (a code per cell rather than a string: a 1M-respondent frame
+    would otherwise take ~4 GB); the others become ``string`` columns.  Derived columns whose
     category order is not in the codebook (``region``) keep their categories as they are,
     so that the order survives.
     """
